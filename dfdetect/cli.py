@@ -1,0 +1,50 @@
+"""The `dfdetect` console script. Thin by design: each subcommand lives in dfdetect/commands/."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Annotated, Optional
+
+import typer
+
+from dfdetect import __version__, console
+
+app = typer.Typer(
+    name="dfdetect",
+    help="Detect deepfake videos: extract faces, split leakage-safe sets, train, evaluate, predict.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_show_locals=False,  # locals can hold secrets and huge tensors
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+# (name, module): each module defines `command`. Add a row when a subcommand lands.
+SUBCOMMANDS: list[tuple[str, str]] = [
+]
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"dfdetect {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[
+        Optional[bool],
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version and exit."),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and results; no progress.")] = False,
+) -> None:
+    """dfdetect: deepfake video detection from the command line."""
+    console.configure(quiet=quiet, debug=debug)
+
+
+for _name, _module in SUBCOMMANDS:
+    app.command(_name)(importlib.import_module(_module).command)
+
+
+def main() -> None:
+    app()

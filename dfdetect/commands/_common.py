@@ -1,0 +1,57 @@
+"""Pieces shared by every subcommand: error handling and the common option types."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Annotated, Any, Callable, TypeVar
+
+import typer
+
+from dfdetect import console
+from dfdetect.errors import DfdetectError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DeviceOption = Annotated[
+    str, typer.Option("--device", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps.")
+]
+SeedOption = Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same output.")]
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print a one-line `error: ...` to stderr and exit."""
+    console.stderr.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def handle_errors(func: F) -> F:
+    """Turn DfdetectError (and friends) into a one-line error; --debug lets the traceback through."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except DfdetectError as exc:
+            if console.is_debug():
+                raise
+            fail(str(exc), getattr(exc, "exit_code", 1))
+        except KeyboardInterrupt:
+            console.stderr.print("interrupted; re-run the same command to resume", highlight=False)
+            raise typer.Exit(130) from None
+        except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+            if console.is_debug():
+                raise
+            fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+        except MemoryError:
+            if console.is_debug():
+                raise
+            fail("out of memory; lower --batch-size, --frames or --img-size")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
