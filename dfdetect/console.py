@@ -22,8 +22,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-stdout = Console(soft_wrap=True)
-stderr = Console(stderr=True)
+# emoji=False: otherwise rich renders ratios such as "1:100" as an emoji code (":100:").
+stdout = Console(soft_wrap=True, emoji=False)
+stderr = Console(stderr=True, emoji=False)
 
 _state = {"quiet": False, "debug": False}
 

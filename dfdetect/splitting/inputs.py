@@ -1,0 +1,214 @@
+"""Reading the manifests that `split` takes: globs, parts, validation and the faces_file path rule."""
+
+from __future__ import annotations
+
+import glob
+import os
+import posixpath
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+from dfdetect.errors import DfdetectError
+from dfdetect.manifest import STATUS_OK, read_manifest
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# `split` (official split) and the rest of the contract columns are optional: missing ones are
+# filled empty. These are the ones whose absence would silently change the result.
+REQUIRED_COLUMNS = ["video_id", "label", "group", "faces_file", "status"]
+SPLIT_ALIASES = {
+    "train": "train", "training": "train",
+    "val": "val", "valid": "val", "validation": "val", "dev": "val",
+    "test": "test", "testing": "test",
+}
+_GLOB_CHARS = set("*?[")
+
+
+@dataclass
+class LoadedManifests:
+    """The usable rows of every manifest, combined, with faces_file rewritten for the output folder."""
+
+    rows: "pd.DataFrame"
+    paths: list[Path]
+    n_rows: int = 0
+    excluded: Counter = field(default_factory=Counter)
+
+    def names(self) -> str:
+        """The manifests as one string for error messages."""
+        shown = ", ".join(str(p) for p in self.paths[:3])
+        return shown + (f" (+{len(self.paths) - 3} more)" if len(self.paths) > 3 else "")
+
+
+def expand_manifest_args(args: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """Paths, globs (quoted, so the shell leaves them to us) and DATA folders -> manifest files.
+
+    A folder stands for its manifest.csv, or its manifest.part-*.csv when sharded extraction left
+    only parts. Order is stable and duplicates are dropped.
+    """
+    if not args:
+        raise DfdetectError("no manifest given; pass DATA/manifest.csv written by `dfdetect extract`")
+    found: list[Path] = []
+    for arg in args:
+        text = str(arg)
+        if _GLOB_CHARS & set(text):
+            matches = sorted(glob.glob(text))
+            if not matches:
+                raise DfdetectError(f"{text}: no file matches this pattern; check the path of the manifest parts")
+            found.extend(Path(m) for m in matches)
+        elif Path(text).is_dir():
+            folder = Path(text)
+            if (folder / "manifest.csv").is_file():
+                found.append(folder / "manifest.csv")
+            else:
+                parts = sorted(folder.glob("manifest.part-*.csv"))
+                if not parts:
+                    raise DfdetectError(
+                        f"{folder}: no manifest.csv or manifest.part-*.csv here; pass the --out folder of `dfdetect extract`"
+                    )
+                found.extend(parts)
+        else:
+            found.append(Path(text))
+    unique: list[Path] = []
+    seen: set[str] = set()
+    for p in found:
+        key = os.path.realpath(p)
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique
+
+
+def _normalise_labels(df: "pd.DataFrame", path: Path) -> "pd.Series":
+    """'0'/'1' (or '0.0'/'1.0' from a float column) -> 0/1; anything else is a one-line error."""
+    text = df["label"].astype(str).str.strip()
+    mapped = text.map({"0": 0, "1": 1, "0.0": 0, "1.0": 1})
+    bad = mapped.isna()
+    if bad.any():
+        values = sorted(set(text[bad]))
+        shown = ", ".join(repr(v) for v in values[:4]) + (" ..." if len(values) > 4 else "")
+        first = df.loc[bad, "video_id"].iloc[0]
+        raise DfdetectError(
+            f"{path}: label must be 0 (real) or 1 (fake), found {shown} in {int(bad.sum())} row(s) "
+            f"(first: video_id {first}); fix the label column"
+        )
+    return mapped.astype(int)
+
+
+def _normalise_splits(df: "pd.DataFrame", path: Path) -> "pd.Series":
+    text = df["split"].astype(str).str.strip().str.lower()
+    mapped = text.map(lambda v: "" if v in ("", "nan", "none") else SPLIT_ALIASES.get(v))
+    bad = mapped.isna()
+    if bad.any():
+        values = sorted(set(df.loc[bad, "split"].astype(str)))
+        raise DfdetectError(
+            f"{path}: split must be train, val, test or empty, found {', '.join(repr(v) for v in values[:4])}; "
+            "fix the split column or pass --resplit"
+        )
+    return mapped
+
+
+def _rewrite_faces_files(df: "pd.DataFrame", manifest: Path, out_dir: Path) -> "pd.Series":
+    """DESIGN.md path rule: relative faces_file resolves from the CSV's folder. Rebase onto out_dir.
+
+    Also checks that every stack exists, so a moved manifest fails here and not mid-training.
+    """
+    manifest_dir = manifest.resolve().parent
+    prefix = Path(os.path.relpath(manifest_dir, out_dir.resolve())).as_posix()
+    faces = df["faces_file"].astype(str).str.strip()
+    empty = faces == ""
+    if empty.any():
+        first = df.loc[empty, "video_id"].iloc[0]
+        raise DfdetectError(
+            f"{manifest}: {int(empty.sum())} row(s) with status ok have no faces_file (first: video_id {first}); "
+            "re-run `dfdetect extract` on the same --out"
+        )
+    rewritten: list[str] = []
+    missing: list[str] = []
+    for value in faces:
+        if os.path.isabs(value):
+            absolute, new = value, value
+        else:
+            absolute = os.path.join(manifest_dir, value)
+            new = posixpath.normpath(posixpath.join(prefix, Path(value).as_posix()))
+        if not os.path.exists(absolute):
+            missing.append(value)
+        rewritten.append(new)
+    if missing:
+        raise DfdetectError(
+            f"{manifest}: {len(missing)} face stack(s) not found (first: {missing[0]}, resolved against "
+            f"{manifest_dir}); keep faces/ beside the manifest or re-run `dfdetect extract`"
+        )
+    return rewritten  # type: ignore[return-value]
+
+
+def load_manifests(args: Sequence[str | os.PathLike[str]], out_dir: Path) -> LoadedManifests:
+    """Read, validate and combine manifests; rows with status other than ok are counted, not kept."""
+    import pandas as pd
+
+    paths = expand_manifest_args(args)
+    frames: list[pd.DataFrame] = []
+    excluded: Counter = Counter()
+    n_rows = 0
+    owner: dict[str, Path] = {}
+    for path in paths:
+        df = read_manifest(path, required=REQUIRED_COLUMNS)
+        n_rows += len(df)
+        if "split" not in df.columns:
+            df["split"] = ""
+        status = df["status"].astype(str).str.strip()
+        for value, count in status[status != STATUS_OK].value_counts().sort_index().items():
+            excluded[value or "no status"] += int(count)
+        df = df[status == STATUS_OK].copy()
+        if df.empty:
+            frames.append(df)
+            continue
+        df["video_id"] = df["video_id"].astype(str).str.strip()
+        dup = df["video_id"][df["video_id"].duplicated()].unique().tolist()
+        if dup:
+            raise DfdetectError(
+                f"{path}: duplicate video_id {', '.join(dup[:5])}{' ...' if len(dup) > 5 else ''}; "
+                "each video must appear once (re-run `dfdetect extract` into a fresh --out)"
+            )
+        for vid in df["video_id"]:
+            if vid in owner:
+                clashes = [v for v in df["video_id"] if v in owner]
+                raise DfdetectError(
+                    f"duplicate video_id {', '.join(clashes[:5])}{' ...' if len(clashes) > 5 else ''} in both "
+                    f"{owner[vid]} and {path}; pass either the merged manifest.csv or its parts, not both"
+                )
+        owner.update((vid, path) for vid in df["video_id"])
+        df["label"] = _normalise_labels(df, path)
+        df["split"] = _normalise_splits(df, path)
+        # A video without a group is its own group (DESIGN.md: plain folders).
+        group = df["group"].astype(str).str.strip()
+        df["group"] = group.where(group != "", df["video_id"])
+        df["faces_file"] = _rewrite_faces_files(df, path, out_dir)
+        frames.append(df)
+    loaded = LoadedManifests(
+        rows=pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(),
+        paths=paths, n_rows=n_rows, excluded=excluded,
+    )
+    _check_usable(loaded)
+    return loaded
+
+
+def _check_usable(loaded: LoadedManifests) -> None:
+    rows = loaded.rows
+    where = loaded.names()
+    if loaded.n_rows == 0:
+        raise DfdetectError(f"{where}: the manifest has no videos; run `dfdetect extract` on a folder of videos first")
+    if rows.empty:
+        detail = ", ".join(f"{k} {v}" for k, v in sorted(loaded.excluded.items()))
+        raise DfdetectError(
+            f"{where}: no video has status ok ({detail}); fix extraction (see the error column) and re-run it"
+        )
+    classes = set(rows["label"].tolist())
+    if len(classes) < 2:
+        have = "real (label 0)" if classes == {0} else "fake (label 1)"
+        need = "fake (label 1)" if classes == {0} else "real (label 0)"
+        raise DfdetectError(
+            f"{where}: every usable video is {have}; add {need} videos (another manifest can be passed too)"
+        )
