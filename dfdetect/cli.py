@@ -20,6 +20,8 @@ app = typer.Typer(
 
 # (name, module): each module defines `command`. Add a row when a subcommand lands.
 SUBCOMMANDS: list[tuple[str, str]] = [
+    ("eval", "dfdetect.commands.eval"),
+    ("predict", "dfdetect.commands.predict"),
     ("split", "dfdetect.commands.split"),
 ]
 

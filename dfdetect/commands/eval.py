@@ -1,0 +1,56 @@
+"""`dfdetect eval RUN TEST_CSV [TEST_CSV...]`: metrics per test set, as a table, CSV and plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import typer
+
+from dfdetect import console
+from dfdetect.commands._common import DeviceOption, handle_errors
+from dfdetect.errors import UsageError
+
+
+@handle_errors
+def command(
+    run: Annotated[str, typer.Argument(help="A RUN folder (its best.ckpt is used) or a checkpoint file.")],
+    test_csvs: Annotated[List[Path], typer.Argument(
+        help="Test CSVs written by `dfdetect split` (test.csv, test_1to10.csv, ...).", show_default=False)],
+    threshold: Annotated[float, typer.Option("--threshold", help="P(fake) at or above which a video is called fake.")] = 0.5,
+    aggregate: Annotated[str, typer.Option(
+        "--aggregate", help="Video score of models without a video head: mean, max or median of frame probabilities.")] = "mean",
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write one row per test set (and repeat summaries) as CSV.")] = None,
+    scores: Annotated[Optional[Path], typer.Option("--scores", help="Write per-video and per-frame scores as CSV.")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Write roc.png and auc_vs_ratio.png into this folder.")] = None,
+    device: DeviceOption = "auto",
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Windows of T frames per forward pass.")] = 8,
+) -> None:
+    """Evaluate a checkpoint on test sets: AUC, AP, EER, accuracy, F1, ... per set.
+
+    Video level: AUC, AP, EER, accuracy, precision, recall, F1 and balanced accuracy at
+    --threshold; frame level: AUC and AP. Repeats (test_1to100_r0.csv, _r1, ...)
+    are reported as mean ± std; sets holding one class show n/a for AUC, AP and EER."""
+    from dfdetect.device import validate_device_string
+    from dfdetect.evaluation import EvalOptions, evaluate
+    from dfdetect.inference import check_aggregate
+    from dfdetect.manifest import write_csv_atomic
+    from dfdetect.reporting import metrics_table, write_eval_plots
+
+    if not 0.0 <= threshold <= 1.0:
+        raise UsageError(f"--threshold {threshold} is outside [0, 1]")
+    check_aggregate(aggregate)
+    validate_device_string(device)
+    options = EvalOptions(threshold=threshold, aggregate=aggregate, device=device, batch_size=batch_size)
+    report = evaluate(run, test_csvs, options)
+    model = report.config.get("model", "model")
+    console.stdout.print(metrics_table(report.summary_rows(), title=f"{model} · {run} · threshold {threshold:g}"))
+    if out:
+        write_csv_atomic(report.results_frame(), out)
+        console.info(f"results: {out}")
+    if scores:
+        write_csv_atomic(report.scores_frame(), scores)
+        console.info(f"scores: {scores}")
+    if plot:
+        paths = write_eval_plots(report, plot)
+        console.info("plots: " + ", ".join(str(p) for p in paths))

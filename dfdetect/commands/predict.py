@@ -1,0 +1,100 @@
+"""`dfdetect predict VIDEO [VIDEO...] --checkpoint RUN`: a fake probability and verdict per video."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import typer
+
+from dfdetect import console
+from dfdetect.commands._common import DeviceOption, handle_errors
+from dfdetect.errors import UsageError
+
+EPILOG = (
+    "Exit codes: 0 every video was scored; 1 some input failed (missing, unreadable or no face; "
+    "the others are still reported); 2 usage error (bad option, no checkpoint); 3 with --fail-on-fake "
+    "when any video is judged fake (3 wins over 1)."
+)
+
+
+@handle_errors
+def command(
+    videos: Annotated[List[str], typer.Argument(
+        help="Video files, folders (searched recursively), or '-' to read paths from stdin.", show_default=False)],
+    checkpoint: Annotated[Optional[str], typer.Option(
+        "--checkpoint", "-c", help="RUN folder or checkpoint file.", show_default="$DFDETECT_CHECKPOINT")] = None,
+    threshold: Annotated[float, typer.Option("--threshold", help="P(fake) at or above which a video is called fake.")] = 0.5,
+    aggregate: Annotated[str, typer.Option(
+        "--aggregate", help="Video score of models without a video head: mean, max or median of frame probabilities.")] = "mean",
+    fmt: Annotated[Optional[str], typer.Option(
+        "--format", "-f", help="table, csv, json or jsonl.", show_default="table on a terminal, csv when piped")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the results to this file (.csv, .json or .jsonl).")] = None,
+    frames_out: Annotated[Optional[Path], typer.Option(
+        "--frames-out", help="Write a per-frame score timeline (CSV + PNG) per video into this folder.")] = None,
+    fail_on_fake: Annotated[bool, typer.Option("--fail-on-fake", help="Exit with code 3 when any video is judged fake.")] = False,
+    detector: Annotated[Optional[str], typer.Option("--detector", help="Face detector.", show_default="the checkpoint's, else dlib")] = None,
+    detector_model: Annotated[Optional[str], typer.Option("--detector-model", help="Weights file for detectors that need one.")] = None,
+    frames: Annotated[Optional[int], typer.Option("--frames", min=1, help="Frames sampled evenly per video.", show_default="as extract")] = None,
+    scale: Annotated[Optional[float], typer.Option("--scale", min=1.0, help="Crop = face box × scale.", show_default="the checkpoint's")] = None,
+    size: Annotated[Optional[int], typer.Option("--size", min=8, help="Face crop side in pixels.", show_default="the checkpoint's")] = None,
+    device: DeviceOption = "auto",
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Windows of T frames per forward pass.")] = 8,
+) -> None:
+    """Score videos with a trained checkpoint (fake probability and verdict per video).
+
+    Face extraction and the model run in one go; the model and detector load once per batch."""
+    from dfdetect.device import validate_device_string
+    from dfdetect.inference import check_aggregate
+    from dfdetect.prediction import PredictOptions, PredictSummary, Predictor, expand_inputs, resolve_checkpoint
+    from dfdetect.prediction_io import ResultWriter, choose_format, write_frame_timeline
+
+    if not 0.0 <= threshold <= 1.0:
+        raise UsageError(f"--threshold {threshold} is outside [0, 1]")
+    check_aggregate(aggregate)
+    validate_device_string(device)
+    stdout_format = choose_format(fmt, sys.stdout.isatty())
+    file_format = None
+    if out:  # the file's extension decides, then --format, then csv
+        ext = out.suffix.lower().lstrip(".")
+        file_format = ext if ext in ("csv", "json", "jsonl") else (stdout_format if fmt and stdout_format != "table" else "csv")
+    ckpt = resolve_checkpoint(checkpoint)
+    paths = expand_inputs(videos)
+    predictor = Predictor(
+        ckpt, PredictOptions(threshold, aggregate, device, batch_size),
+        dict(detector=detector, detector_model=detector_model, frames=frames, scale=scale, size=size),
+    )
+    summary = PredictSummary()
+    writers = [ResultWriter(sys.stdout, stdout_format)]
+    out_stream = None
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out_stream = out.open("w", newline="")
+        writers.append(ResultWriter(out_stream, file_format))
+    try:
+        with console.progress_task("predicting", len(paths)) as (progress, task):
+            for pred in predictor.predict_many(paths):
+                summary.add(pred)
+                for w in writers:
+                    w.add(pred)
+                if frames_out:
+                    write_frame_timeline(pred, frames_out, threshold)
+                progress.update(task, advance=1, status=Path(pred.path).name)
+        for w in writers:
+            w.close()
+    finally:
+        if out_stream:
+            out_stream.close()
+    n = max(summary.n_videos, 1)
+    console.info(
+        f"{summary.n_videos} video(s): {summary.n_fake} fake, {summary.n_real} real, {summary.n_failed} failed · "
+        f"extract {summary.extract_seconds / n:.2f}s, model {summary.model_seconds / n:.2f}s per video"
+        + (f" · results: {out}" if out else "") + (f" · timelines: {frames_out}" if frames_out else "")
+    )
+    code = summary.exit_code(fail_on_fake)
+    if code:
+        raise typer.Exit(code)
+
+
+command.__doc__ = (command.__doc__ or "") + "\n\n" + EPILOG

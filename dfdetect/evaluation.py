@@ -1,0 +1,230 @@
+"""`dfdetect eval`: score test CSVs with a checkpoint and compute video- and frame-level metrics.
+
+Every test CSV follows the manifest contract (DESIGN.md). Videos shared by several test sets
+(test_1to10 and test_1to100 reuse the same real videos) are scored once. Rows that cannot be scored
+(status other than ok, no face stack, unknown label) are skipped and counted in `n_skipped`.
+Repeats written by `split --repeats` (test_1to100_r0.csv, _r1, ...) are summarised as mean ± std
+per ratio; results.csv keeps every set plus those summaries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import numpy as np
+
+from dfdetect import console
+from dfdetect.errors import DfdetectError
+from dfdetect.manifest import STATUS_OK, parse_label, read_manifest, resolve_faces_path
+from dfdetect.metrics import (
+    ALL_METRICS,
+    aggregate_repeats,
+    compute_metrics,
+    format_ratio,
+    frames_with_video_labels,
+    ratio_from_name,
+    split_repeat,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from torch import nn
+
+EVAL_COLUMNS = ["video_id", "label", "faces_file", "status"]
+
+
+@dataclass
+class EvalOptions:
+    threshold: float = 0.5
+    aggregate: str = "mean"
+    device: str = "auto"
+    batch_size: int = 8
+
+
+@dataclass
+class SetResult:
+    """One test CSV: its scored videos and metrics."""
+
+    name: str
+    path: Path
+    video_ids: list[str]
+    labels: np.ndarray
+    video_scores: np.ndarray
+    frame_scores: list[np.ndarray]
+    n_skipped: int = 0
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def group(self) -> str:
+        return split_repeat(self.name)[0]
+
+    @property
+    def repeat(self) -> int | None:
+        return split_repeat(self.name)[1]
+
+    @property
+    def ratio(self) -> tuple[int, int] | None:
+        return ratio_from_name(self.name)
+
+    def real_per_fake(self) -> float | None:
+        """x position on the AUC-vs-ratio plot: K of 1:K (named ratio, else the counts')."""
+        if self.ratio is not None:
+            return self.ratio[1] / self.ratio[0]
+        n_real, n_fake = self.metrics.get("n_real", 0), self.metrics.get("n_fake", 0)
+        return n_real / n_fake if n_real and n_fake else None
+
+    def row(self) -> dict[str, Any]:
+        m = self.metrics
+        return {"kind": "set", "set": self.name, "group": self.group, "repeat": self.repeat,
+                "ratio": format_ratio(self.ratio, m["n_real"], m["n_fake"]), "n_real": m["n_real"],
+                "n_fake": m["n_fake"], "n_skipped": self.n_skipped, "repeats": 1,
+                **{k: m.get(k) for k in ALL_METRICS}, "note": m.get("note", ""), "csv": str(self.path)}
+
+
+@dataclass
+class EvalReport:
+    sets: list[SetResult]
+    config: dict[str, Any] = field(default_factory=dict)
+    checkpoint: str = ""
+
+    def set_rows(self) -> list[dict[str, Any]]:
+        return [s.row() for s in self.sets]
+
+    def summary_rows(self) -> list[dict[str, Any]]:
+        """One row per group in input order: a plain set as is, repeats as mean ± std."""
+        groups: dict[str, list[SetResult]] = {}
+        for s in self.sets:
+            groups.setdefault(s.group, []).append(s)
+        rows = []
+        for group, members in groups.items():
+            if len(members) == 1 and members[0].repeat is None:
+                rows.append(members[0].row())
+                continue
+            agg = aggregate_repeats([m.metrics for m in members])
+            first = members[0]
+            rows.append({"kind": "repeats", "set": group, "group": group, "repeat": None,
+                         "ratio": format_ratio(first.ratio, agg["n_real"], agg["n_fake"]),
+                         "n_skipped": sum(m.n_skipped for m in members), **agg, "csv": str(first.path.parent)})
+        return rows
+
+    def results_frame(self) -> "pd.DataFrame":
+        """results.csv: every set, then the repeat summaries (metric and metric_std columns)."""
+        import pandas as pd
+
+        rows = self.set_rows() + [r for r in self.summary_rows() if r["kind"] == "repeats"]
+        cols = ["kind", "set", "group", "repeat", "ratio", "n_real", "n_fake", "n_skipped", "repeats"]
+        cols += [c for m in ALL_METRICS for c in (m, f"{m}_std")] + ["note", "csv"]
+        model = self.config.get("model", "")
+        df = pd.DataFrame(rows).reindex(columns=cols)
+        df.insert(0, "model", model)
+        return df
+
+    def scores_frame(self) -> "pd.DataFrame":
+        """scores.csv: one row per video (level=video) and per frame (level=frame)."""
+        import pandas as pd
+
+        parts = []
+        for s in self.sets:
+            n = len(s.video_ids)
+            parts.append(pd.DataFrame({"set": s.name, "video_id": s.video_ids, "label": s.labels,
+                                       "level": "video", "frame": pd.array([None] * n, dtype="Int64"),
+                                       "prob": s.video_scores}))
+            for vid, lab, fr in zip(s.video_ids, s.labels, s.frame_scores):
+                if len(fr):
+                    parts.append(pd.DataFrame({"set": s.name, "video_id": vid, "label": int(lab), "level": "frame",
+                                               "frame": pd.array(np.arange(len(fr)), dtype="Int64"), "prob": fr}))
+        if not parts:
+            return pd.DataFrame(columns=["set", "video_id", "label", "level", "frame", "prob"])
+        return pd.concat(parts, ignore_index=True)
+
+
+def _set_names(paths: Sequence[Path]) -> list[str]:
+    """CSV stems, prefixed with their folder where two stems collide."""
+    stems = [p.stem for p in paths]
+    return [f"{p.parent.name}/{p.stem}" if stems.count(p.stem) > 1 else p.stem for p in paths]
+
+
+def _read_test_set(path: Path) -> tuple[list[tuple[str, int, Path]], int]:
+    df = read_manifest(path, required=EVAL_COLUMNS)
+    rows, skipped = [], 0
+    for rec in df.itertuples(index=False):
+        label = parse_label(rec.label)
+        if rec.status != STATUS_OK or not rec.faces_file or label is None:
+            skipped += 1
+            continue
+        rows.append((rec.video_id, label, resolve_faces_path(path, rec.faces_file)))
+    return rows, skipped
+
+
+def evaluate_model(
+    model: "nn.Module",
+    config: dict[str, Any],
+    test_csvs: Sequence[str | Path],
+    options: EvalOptions | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> EvalReport:
+    """Score every test CSV with an already loaded model; the library half of `dfdetect eval`."""
+    from dfdetect.device import select_device
+    from dfdetect.inference import StackScorer, check_aggregate
+
+    options = options or EvalOptions()
+    check_aggregate(options.aggregate)
+    paths = [Path(p) for p in test_csvs]
+    if not paths:
+        raise DfdetectError("no test CSV given; pass e.g. SPLITS/test.csv SPLITS/test_1to10.csv")
+    tables = [_read_test_set(p) for p in paths]
+    unique: dict[Path, None] = {}
+    for rows, _ in tables:
+        for _, _, faces in rows:
+            unique.setdefault(faces, None)
+    device = select_device(options.device)
+    model = model.to(device)
+    scorer = StackScorer(model, config, device, options.aggregate, options.batch_size)
+
+    def stacks():
+        for faces in unique:
+            try:
+                yield faces, np.load(faces, mmap_mode="r")
+            except (OSError, ValueError) as exc:
+                raise DfdetectError(f"{faces}: cannot read the face stack ({exc}); re-run `dfdetect extract`") from None
+
+    scores: dict[Path, tuple[float, np.ndarray]] = {}
+    total = len(unique)
+    for done, (faces, video_prob, frame_probs) in enumerate(scorer.score_many(stacks()), start=1):
+        scores[faces] = (video_prob, frame_probs)
+        if on_progress:
+            on_progress(done, total)
+
+    results = []
+    for name, path, (rows, skipped) in zip(_set_names(paths), paths, tables):
+        kept = [(vid, lab, faces) for vid, lab, faces in rows if np.isfinite(scores[faces][0])]
+        skipped += len(rows) - len(kept)  # empty stacks
+        labels = np.array([lab for _, lab, _ in kept], dtype=np.int64)
+        video_scores = np.array([scores[f][0] for _, _, f in kept], dtype=np.float64)
+        frame_scores = [scores[f][1] for _, _, f in kept]
+        flab, fscore = frames_with_video_labels(labels, frame_scores)
+        metrics = compute_metrics(labels, video_scores, flab, fscore, threshold=options.threshold)
+        if skipped:
+            metrics["note"] = "; ".join(x for x in (metrics["note"], f"{skipped} skipped (no faces/label)") if x)
+        results.append(SetResult(name, path, [v for v, _, _ in kept], labels, video_scores, frame_scores,
+                                 skipped, metrics))
+    return EvalReport(results, config)
+
+
+def evaluate(
+    run: str | Path, test_csvs: Sequence[str | Path], options: EvalOptions | None = None
+) -> EvalReport:
+    """Load RUN (a run folder or a checkpoint file) and evaluate it on the test CSVs."""
+    from dfdetect.checkpoint import load_model
+
+    options = options or EvalOptions()
+    model, config = load_model(run, device="cpu")
+    with console.progress_task("scoring videos", None) as (progress, task):
+        def tick(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        report = evaluate_model(model, config, test_csvs, options, on_progress=tick)
+    report.checkpoint = str(run)
+    return report

@@ -1,0 +1,195 @@
+"""Score face stacks with a trained model: the one inference path shared by eval, predict and
+benchmark.
+
+Sequence length. A model is trained on T frames (`config["frames"]`), but a stack can hold any
+number N of face crops. We score *strided windows*: k = ceil(N / T) windows of T frames, window j
+taking positions floor((i*k + j) * N / (k*T)), i = 0..T-1. Each window spans the whole clip at the
+same spacing as T evenly sampled frames (how a clip's T training frames are spread), and together
+the windows cover every frame (N < T repeats frames, like the evenly sampled training stacks).
+- frame probabilities: the frame head's sigmoid, averaged over the windows that hold the frame;
+- video probability: the video head's sigmoid averaged over the windows when the model has a
+  video head, else `aggregate` (mean, max or median) of the frame probabilities.
+A video-only model gives an empty frame-probability array.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Hashable, Iterable, Iterator
+
+import numpy as np
+
+from dfdetect.errors import UsageError
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+AGGREGATES = ("mean", "max", "median")
+
+
+def check_aggregate(aggregate: str) -> str:
+    if aggregate not in AGGREGATES:
+        raise UsageError(f"invalid --aggregate '{aggregate}'; use one of {', '.join(AGGREGATES)}")
+    return aggregate
+
+
+def window_indices(n: int, t: int) -> np.ndarray:
+    """(k, t) frame positions of the strided windows covering n frames (see module doc)."""
+    if n <= 0 or t <= 0:
+        return np.zeros((0, max(t, 0)), dtype=np.int64)
+    k = max(1, math.ceil(n / t))
+    grid = np.arange(t)[None, :] * k + np.arange(k)[:, None]  # (k, t) slot numbers
+    return np.minimum((grid * n) // (k * t), n - 1).astype(np.int64)
+
+
+def aggregate_frames(frame_probs: np.ndarray, aggregate: str = "mean") -> float:
+    if frame_probs.size == 0:
+        return float("nan")
+    fn = {"mean": np.mean, "max": np.max, "median": np.median}[check_aggregate(aggregate)]
+    return float(fn(frame_probs))
+
+
+def input_settings(model: "nn.Module", config: dict[str, Any]) -> dict[str, Any]:
+    """img_size, frames, mean and std: the checkpoint's config first, then model.input_cfg."""
+    cfg = dict(getattr(model, "input_cfg", {}) or {})
+    for key in ("img_size", "frames", "mean", "std"):
+        if config.get(key) is not None:
+            cfg[key] = config[key]
+    missing = [k for k in ("img_size", "frames", "mean", "std") if cfg.get(k) is None]
+    if missing:
+        raise UsageError(f"the checkpoint does not record {', '.join(missing)}; re-save it with `dfdetect train`")
+    return {"img_size": int(cfg["img_size"]), "frames": int(cfg["frames"]),
+            "mean": list(cfg["mean"]), "std": list(cfg["std"])}
+
+
+@dataclass
+class _Pending:
+    n: int
+    n_windows: int
+    frame_sum: np.ndarray
+    frame_count: np.ndarray
+    video_sum: float = 0.0
+    windows_done: int = 0
+    has_video: bool = False
+    has_frame: bool = False
+
+
+@dataclass
+class StackScorer:
+    """Batched scorer: windows of many stacks share forward passes of `batch_size` windows.
+
+    `forward_seconds` accumulates the time spent in preprocessing + model forward, which
+    benchmarks/predict_speed.py reports as the model's share of the work.
+    """
+
+    model: "nn.Module"
+    config: dict[str, Any]
+    device: "torch.device | str" = "cpu"
+    aggregate: str = "mean"
+    batch_size: int = 8
+    forward_seconds: float = 0.0
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        import torch
+
+        check_aggregate(self.aggregate)
+        self.device = torch.device(self.device)
+        self.settings = input_settings(self.model, self.config)
+        self.model.eval()
+        self.batch_size = max(1, int(self.batch_size))
+
+    @property
+    def frames(self) -> int:
+        return self.settings["frames"]
+
+    def _forward(self, windows: list[np.ndarray]) -> tuple[np.ndarray | None, np.ndarray | None]:
+        import torch
+
+        from dfdetect.data import preprocess_batch
+
+        start = time.perf_counter()
+        batch = torch.from_numpy(np.ascontiguousarray(np.stack(windows)))
+        s = self.settings
+        with torch.inference_mode():
+            x = preprocess_batch(batch, s["img_size"], s["mean"], s["std"], self.device)
+            out = self.model(x)
+            video = out.get("video")
+            frame = out.get("frame")
+            video = torch.sigmoid(video.float()).cpu().numpy().reshape(-1) if video is not None else None
+            frame = torch.sigmoid(frame.float()).cpu().numpy().reshape(len(windows), -1) if frame is not None else None
+        self.forward_seconds += time.perf_counter() - start
+        return video, frame
+
+    def _finish(self, p: _Pending) -> tuple[float, np.ndarray]:
+        frame_probs = (p.frame_sum / np.maximum(p.frame_count, 1)) if p.has_frame else np.zeros(0)
+        if p.has_video:
+            video_prob = p.video_sum / max(p.n_windows, 1)
+        else:
+            video_prob = aggregate_frames(frame_probs, self.aggregate)
+        return float(video_prob), frame_probs.astype(np.float64)
+
+    def score_many(self, stacks: Iterable[tuple[Hashable, np.ndarray]]) -> Iterator[tuple[Hashable, float, np.ndarray]]:
+        """Yield (key, video_prob, frame_probs) per (key, faces (N,S,S,3) uint8) in input order.
+
+        An empty stack yields (key, nan, empty array). Stacks are read lazily (mmap friendly).
+        """
+        t = self.frames
+        queue: list[tuple[Hashable, _Pending]] = []
+        windows: list[np.ndarray] = []
+        owners: list[tuple[_Pending, np.ndarray]] = []
+
+        def flush() -> None:
+            if not windows:
+                return
+            video, frame = self._forward(windows)
+            for i, (p, idx) in enumerate(owners):
+                if video is not None:
+                    p.video_sum += float(video[i])
+                    p.has_video = True
+                if frame is not None:
+                    np.add.at(p.frame_sum, idx, frame[i])
+                    np.add.at(p.frame_count, idx, 1)
+                    p.has_frame = True
+                p.windows_done += 1
+            windows.clear()
+            owners.clear()
+
+        def drain() -> Iterator[tuple[Hashable, float, np.ndarray]]:
+            while queue and queue[0][1].windows_done >= queue[0][1].n_windows:
+                key, p = queue.pop(0)
+                if p.n == 0:
+                    yield key, float("nan"), np.zeros(0)
+                else:
+                    yield (key, *self._finish(p))
+
+        for key, faces in stacks:
+            faces = np.asarray(faces)
+            n = int(faces.shape[0]) if faces.ndim == 4 else 0
+            idx_all = window_indices(n, t)
+            p = _Pending(n, len(idx_all), np.zeros(n), np.zeros(n))
+            queue.append((key, p))
+            for idx in idx_all:
+                windows.append(np.asarray(faces[idx], dtype=np.uint8))
+                owners.append((p, idx))
+                if len(windows) >= self.batch_size:
+                    flush()
+            yield from drain()
+        flush()
+        yield from drain()
+
+
+def score_stack(
+    model: "nn.Module",
+    config: dict[str, Any],
+    faces_uint8: np.ndarray,
+    device: "torch.device | str" = "cpu",
+    aggregate: str = "mean",
+) -> tuple[float, np.ndarray]:
+    """Fake probability of one face stack (N,S,S,3) uint8 and its per-frame probabilities (N,)."""
+    scorer = StackScorer(model, config, device, aggregate, batch_size=16)
+    (_, video_prob, frame_probs), = scorer.score_many([(0, faces_uint8)])
+    return video_prob, frame_probs

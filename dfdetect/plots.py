@@ -1,0 +1,123 @@
+"""PNG figures: ROC curves, AUC against imbalance ratio, per-frame score timelines.
+
+matplotlib is imported lazily, and figures are drawn on an Agg canvas directly (no pyplot), so
+nothing here changes matplotlib's global backend or needs a display.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Mapping, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+def _figure(width: float, height: float) -> "Figure":
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: "Figure", path: str | Path) -> Path:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(p, format="png")
+    return p
+
+
+def plot_roc_curves(
+    curves: Sequence[tuple[str, Sequence[int], Sequence[float]]], path: str | Path, title: str = "ROC"
+) -> Path:
+    """All sets' ROC curves on one figure; one-class sets are listed as skipped in the legend."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    fig = _figure(6.0, 5.5)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.plot([0, 1], [0, 1], color="0.7", linestyle="--", linewidth=1)
+    for name, labels, scores in curves:
+        y = np.asarray(labels)
+        if not ((y == 0).any() and (y == 1).any()):
+            ax.plot([], [], " ", label=f"{name} (one class, no ROC)")
+            continue
+        fpr, tpr, _ = roc_curve(y, scores)
+        ax.plot(fpr, tpr, linewidth=1.5, label=f"{name} (AUC {roc_auc_score(y, scores):.3f})")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.set_xlabel("false positive rate (real called fake)")
+    ax.set_ylabel("true positive rate (fake caught)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    return _save(fig, path)
+
+
+def plot_auc_vs_ratio(
+    series: Mapping[str, Sequence[tuple[float, float | None, float | None]]],
+    path: str | Path,
+    title: str = "AUC against imbalance ratio",
+    metric: str = "AUC",
+) -> Path:
+    """One line per series of (real videos per fake, mean, std) points; log-scale x, as in the
+    paper's figure. Missing values (one-class sets) leave gaps."""
+    fig = _figure(7.0, 4.8)
+    ax = fig.add_subplot(1, 1, 1)
+    ticks: set[float] = set()
+    markers = "osD^v<>ph*"
+    for i, (name, points) in enumerate(series.items()):
+        pts = sorted((k, m, s or 0.0) for k, m, s in points if m is not None)
+        if not pts:
+            continue
+        k, mean, std = (np.array(v, dtype=float) for v in zip(*pts))
+        ticks.update(k.tolist())
+        ax.errorbar(k, mean, yerr=std if std.any() else None, marker=markers[i % len(markers)],
+                    linewidth=1.5, markersize=5, capsize=3, label=name)
+    ax.set_xscale("log")
+    if ticks:
+        from matplotlib.ticker import FixedLocator, NullLocator
+
+        ordered = sorted(ticks)
+        ax.xaxis.set_major_locator(FixedLocator(ordered))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xticklabels([f"1:{t:g}" for t in ordered])
+    ax.set_xlabel("imbalance ratio (fake:real)")
+    ax.set_ylabel(metric)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if series:
+        ax.legend(fontsize=8, loc="best")
+    return _save(fig, path)
+
+
+def plot_frame_timeline(
+    frame_indices: Sequence[int],
+    frame_probs: Sequence[float],
+    path: str | Path,
+    threshold: float = 0.5,
+    video_prob: float | None = None,
+    title: str = "",
+) -> Path:
+    """A small per-frame fake-probability timeline, so a reviewer sees where a clip looks fake."""
+    fig = _figure(6.0, 2.2)
+    ax = fig.add_subplot(1, 1, 1)
+    x = np.asarray(frame_indices, dtype=float)
+    y = np.asarray(frame_probs, dtype=float)
+    if len(x):
+        ax.plot(x, y, color="tab:red", marker="o", markersize=3, linewidth=1.2, label="frame")
+        ax.fill_between(x, threshold, y, where=y >= threshold, color="tab:red", alpha=0.2, interpolate=True)
+    ax.axhline(threshold, color="0.5", linestyle="--", linewidth=1, label=f"threshold {threshold:g}")
+    if video_prob is not None:
+        ax.axhline(video_prob, color="tab:blue", linewidth=1, label=f"video {video_prob:.2f}")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("source frame")
+    ax.set_ylabel("P(fake)")
+    if title:
+        ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="upper right")
+    return _save(fig, path)

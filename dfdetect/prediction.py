@@ -1,0 +1,222 @@
+"""`dfdetect predict`: videos in, fake probabilities out, with the model and detector loaded once.
+
+Each video goes through face extraction in memory (dfdetect.extraction.extract_faces, the same
+detectors and options as `extract`) and then the model (dfdetect.inference). Videos are processed
+one after another: on a small CPU the detector and the model each use every core, so overlapping
+them in threads would only make them fight; benchmarks/predict_speed.py checks that the whole
+costs no more than the sum of its parts.
+
+Exit codes (the CLI maps `PredictSummary` onto them): 0 every video got a verdict; 1 some input
+failed (unreadable, missing, or no face found), the others still reported; 2 usage error; 3 with
+`--fail-on-fake` when any video is judged fake (3 wins over 1: a fake found is the more specific
+outcome for a CI gate).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence, TextIO
+
+import numpy as np
+
+from dfdetect.errors import UsageError
+
+if TYPE_CHECKING:
+    from dfdetect.extraction import ExtractOptions
+
+CHECKPOINT_ENV = "DFDETECT_CHECKPOINT"
+EXIT_OK, EXIT_INPUT_FAILED, EXIT_USAGE, EXIT_FAKE_FOUND = 0, 1, 2, 3
+RESULT_COLUMNS = ["path", "fake_prob", "verdict", "frames", "faces", "status", "error"]
+
+
+@dataclass
+class PredictOptions:
+    threshold: float = 0.5
+    aggregate: str = "mean"
+    device: str = "auto"
+    batch_size: int = 8
+
+
+@dataclass
+class VideoPrediction:
+    path: str
+    fake_prob: float | None
+    verdict: str  # "fake", "real" or "" when the video could not be scored
+    frames: int
+    faces: int
+    status: str  # ok | no_face | error
+    error: str = ""
+    frame_indices: list[int] = field(default_factory=list, repr=False)
+    frame_probs: list[float] = field(default_factory=list, repr=False)
+    detected: list[bool] = field(default_factory=list, repr=False)
+    extract_seconds: float = 0.0
+    model_seconds: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return self.fake_prob is None
+
+    def record(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in RESULT_COLUMNS}
+        d["fake_prob"] = None if self.fake_prob is None else round(float(self.fake_prob), 6)
+        return d
+
+
+@dataclass
+class PredictSummary:
+    n_videos: int = 0
+    n_fake: int = 0
+    n_real: int = 0
+    n_failed: int = 0
+    extract_seconds: float = 0.0
+    model_seconds: float = 0.0
+    wall_seconds: float = 0.0
+
+    def add(self, p: VideoPrediction) -> None:
+        self.n_videos += 1
+        self.n_failed += p.failed
+        self.n_fake += p.verdict == "fake"
+        self.n_real += p.verdict == "real"
+        self.extract_seconds += p.extract_seconds
+        self.model_seconds += p.model_seconds
+
+    def exit_code(self, fail_on_fake: bool = False) -> int:
+        if fail_on_fake and self.n_fake:
+            return EXIT_FAKE_FOUND
+        return EXIT_INPUT_FAILED if self.n_failed else EXIT_OK
+
+
+def resolve_checkpoint(checkpoint: str | os.PathLike[str] | None) -> str:
+    """--checkpoint, else $DFDETECT_CHECKPOINT, else a usage error that says how to get one."""
+    value = str(checkpoint) if checkpoint else os.environ.get(CHECKPOINT_ENV, "").strip()
+    if not value:
+        raise UsageError(
+            f"no checkpoint: pass --checkpoint RUN (a run folder or .ckpt file) or set {CHECKPOINT_ENV}; "
+            "train one with `dfdetect train`, or run `dfdetect benchmark` for a demo model"
+        )
+    return value
+
+
+def expand_inputs(args: Sequence[str], stdin: TextIO | None = None) -> list[str]:
+    """Files, folders (recursive, video extensions) and '-' (paths on stdin, one per line).
+
+    Missing paths are kept, so that they are reported as failed rows rather than stopping the
+    batch.
+    """
+    from dfdetect.extraction import collect_videos
+
+    out: list[str] = []
+    for arg in args:
+        if arg == "-":
+            stream = stdin if stdin is not None else sys.stdin
+            out += [line.strip() for line in stream if line.strip()]
+        elif Path(arg).is_dir():
+            out += [str(p) for p in collect_videos([arg])]
+        else:
+            out.append(arg)
+    if not out:
+        raise UsageError("no videos to score; pass files, folders, or '-' to read paths from stdin")
+    return out
+
+
+def extraction_defaults(config: dict[str, Any]) -> dict[str, Any]:
+    """Extraction settings recorded in a checkpoint (crop scale and size of its training data)."""
+    found: dict[str, Any] = {}
+    nested = config.get("extraction") or config.get("extract") or {}
+    for key in ("detector", "detector_model", "scale", "size", "frames"):
+        value = nested.get(key) if isinstance(nested, dict) else None
+        if value is None and key in ("scale", "size"):
+            value = config.get(f"extract_{key}", config.get(f"crop_{key}", config.get(key) if key == "scale" else None))
+        if value is not None:
+            found[key] = value
+    return found
+
+
+def build_extract_options(config: dict[str, Any], **overrides: Any) -> "ExtractOptions":
+    """ExtractOptions: CLI overrides (None = unset) > checkpoint's recorded settings > defaults."""
+    from dfdetect.extraction import ExtractOptions
+
+    names = {f.name for f in fields(ExtractOptions)}
+    values = {k: v for k, v in extraction_defaults(config).items() if k in names}
+    values.update({k: v for k, v in overrides.items() if v is not None and k in names})
+    return ExtractOptions(**values)
+
+
+class Predictor:
+    """Holds the model, the scorer and the face detector for a whole batch of videos."""
+
+    def __init__(self, checkpoint: str | os.PathLike[str], options: PredictOptions | None = None,
+                 extract_overrides: dict[str, Any] | None = None, model=None, config=None) -> None:
+        from dfdetect.device import select_device
+        from dfdetect.inference import StackScorer
+
+        self.options = options or PredictOptions()
+        self.device = select_device(self.options.device)
+        if model is None:
+            from dfdetect.checkpoint import load_model
+
+            model, config = load_model(checkpoint, device=str(self.device))
+        self.model, self.config = model.to(self.device), dict(config or {})
+        self.scorer = StackScorer(self.model, self.config, self.device, self.options.aggregate, self.options.batch_size)
+        self.extract_options = build_extract_options(self.config, **(extract_overrides or {}))
+        self._detector = None
+
+    @property
+    def detector(self):
+        if self._detector is None:
+            from dfdetect.detectors import create_detector
+
+            self._detector = create_detector(self.extract_options.detector)
+        return self._detector
+
+    def predict_one(self, path: str) -> VideoPrediction:
+        from dfdetect.extraction import extract_faces
+
+        start = time.perf_counter()
+        if not Path(path).is_file():
+            reason = "no such file" if not Path(path).exists() else "not a file"
+            return VideoPrediction(path, None, "", 0, 0, "error", reason)
+        try:
+            ex = extract_faces(path, self.extract_options, detector=self.detector)
+        except Exception as exc:  # one bad video must not stop the batch
+            return VideoPrediction(path, None, "", 0, 0, "error", _one_line(exc),
+                                   extract_seconds=time.perf_counter() - start)
+        extract_seconds = time.perf_counter() - start
+        n_sampled, n_faces = int(getattr(ex, "n_sampled", 0) or 0), int(getattr(ex, "n_faces", 0) or 0)
+        if ex.status != "ok" or ex.faces is None or len(ex.faces) == 0:
+            status = ex.status if ex.status != "ok" else "no_face"
+            return VideoPrediction(path, None, "", n_sampled, n_faces, status, ex.error or "no face found",
+                                   extract_seconds=extract_seconds)
+        before = self.scorer.forward_seconds
+        (_, prob, frame_probs), = self.scorer.score_many([(path, ex.faces)])
+        model_seconds = self.scorer.forward_seconds - before
+        records = list(getattr(ex, "frames", []) or [])
+        indices = [int(_record_field(r, ("index", "frame_index", "source_index", "source"), i)) for i, r in enumerate(records)]
+        if len(indices) != len(ex.faces):
+            indices = list(range(len(ex.faces)))
+        detected = [bool(_record_field(r, ("detected",), True)) for r in records][: len(indices)]
+        verdict = "fake" if prob >= self.options.threshold else "real"
+        return VideoPrediction(path, float(prob), verdict, n_sampled or len(ex.faces), n_faces, "ok", "",
+                               indices, [float(p) for p in frame_probs], detected,
+                               extract_seconds, model_seconds)
+
+    def predict_many(self, paths: Iterable[str]) -> Iterator[VideoPrediction]:
+        for path in paths:
+            yield self.predict_one(path)
+
+
+def _record_field(record: Any, names: tuple[str, ...], default: Any) -> Any:
+    for name in names:
+        value = record.get(name) if isinstance(record, dict) else getattr(record, name, None)
+        if value is not None:
+            return value
+    return default
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]

@@ -1,0 +1,108 @@
+"""Writing `dfdetect predict` results: table, csv, json, jsonl, and per-frame timelines.
+
+csv and jsonl are streamed one row per video as results arrive, so `find … | dfdetect predict -`
+shows results while the batch runs; table and json are written once at the end.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence, TextIO
+
+from dfdetect.errors import UsageError
+from dfdetect.manifest import safe_video_id
+from dfdetect.prediction import RESULT_COLUMNS, VideoPrediction
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+FORMATS = ("table", "csv", "json", "jsonl")
+
+
+def choose_format(fmt: str | None, is_terminal: bool, out: Path | None = None) -> str:
+    """--format if given; for --out files its extension; else table on a terminal, csv when piped."""
+    if fmt:
+        fmt = fmt.lower()
+        if fmt not in FORMATS:
+            raise UsageError(f"invalid --format '{fmt}'; use one of {', '.join(FORMATS)}")
+        return fmt
+    if out is not None:
+        ext = out.suffix.lower().lstrip(".")
+        return ext if ext in ("csv", "json", "jsonl") else "csv"
+    return "table" if is_terminal else "csv"
+
+
+def _cell(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return value
+
+
+class ResultWriter:
+    """Writes predictions to a text stream in one format; call `add` per video, then `close`."""
+
+    def __init__(self, stream: TextIO, fmt: str) -> None:
+        self.stream, self.fmt = stream, fmt
+        self.rows: list[dict[str, Any]] = []
+        self._csv = None
+        if fmt == "csv":
+            self._csv = csv.DictWriter(stream, fieldnames=RESULT_COLUMNS, lineterminator="\n")
+            self._csv.writeheader()
+            stream.flush()
+
+    def add(self, pred: VideoPrediction) -> None:
+        row = pred.record()
+        self.rows.append(row)
+        if self.fmt == "csv":
+            self._csv.writerow({k: _cell(v) for k, v in row.items()})
+            self.stream.flush()
+        elif self.fmt == "jsonl":
+            self.stream.write(json.dumps(row) + "\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.fmt == "json":
+            json.dump(self.rows, self.stream, indent=2)
+            self.stream.write("\n")
+        elif self.fmt == "table":
+            from rich.console import Console
+
+            Console(file=self.stream, soft_wrap=True).print(results_table(self.rows))
+        self.stream.flush()
+
+
+def results_table(rows: Sequence[dict[str, Any]]) -> "Table":
+    from rich.table import Table
+
+    table = Table(header_style="bold")
+    for col, justify in (("path", "left"), ("P(fake)", "right"), ("verdict", "left"), ("frames", "right"),
+                         ("faces", "right"), ("status", "left"), ("error", "left")):
+        table.add_column(col, justify=justify, overflow="fold")
+    for r in rows:
+        verdict = {"fake": "[bold red]fake[/]", "real": "[green]real[/]"}.get(r["verdict"], "-")
+        prob = "n/a" if r["fake_prob"] is None else f"{r['fake_prob']:.3f}"
+        table.add_row(r["path"], prob, verdict, str(r["frames"]), str(r["faces"]), r["status"], r["error"] or "")
+    return table
+
+
+def write_frame_timeline(pred: VideoPrediction, out_dir: Path, threshold: float) -> list[Path]:
+    """out_dir/<video_id>.csv (frame, prob, detected) and out_dir/<video_id>.png for a scored video."""
+    from dfdetect.plots import plot_frame_timeline
+
+    if pred.failed or not pred.frame_probs:
+        return []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = safe_video_id(pred.path)
+    csv_path = out_dir / f"{stem}.csv"
+    detected = pred.detected if len(pred.detected) == len(pred.frame_probs) else [""] * len(pred.frame_probs)
+    with csv_path.open("w", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["frame", "prob", "detected"])
+        for idx, prob, det in zip(pred.frame_indices, pred.frame_probs, detected):
+            w.writerow([idx, f"{prob:.6f}", int(det) if det != "" else ""])
+    png = plot_frame_timeline(pred.frame_indices, pred.frame_probs, out_dir / f"{stem}.png", threshold,
+                              pred.fake_prob, title=Path(pred.path).name)
+    return [csv_path, png]

@@ -1,0 +1,81 @@
+"""Rendering evaluation results: rich tables (n/a for undefined metrics, mean ± std for
+repeats) and the eval figures."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from dfdetect.metrics import ALL_METRICS, METRIC_TITLES, mean_std
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from dfdetect.evaluation import EvalReport
+
+
+def fmt_value(value: Any, std: Any = None, digits: int = 3) -> str:
+    """0.9123 -> '0.912', with std -> '0.912 ± 0.010', None/NaN -> 'n/a'."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    text = f"{float(value):.{digits}f}"
+    if std is not None and not (isinstance(std, float) and math.isnan(std)):
+        text += f" ± {float(std):.{digits}f}"
+    return text
+
+
+def metrics_table(rows: Sequence[dict[str, Any]], title: str = "", metrics: Sequence[str] = ALL_METRICS) -> "Table":
+    """Rows = test sets (name, ratio, n_real, n_fake), columns = metrics, then notes."""
+    from rich.table import Table
+
+    table = Table(title=title or None, show_lines=False, header_style="bold")
+    for col in ("set", "ratio", "n_real", "n_fake"):
+        table.add_column(col, justify="left" if col in ("set", "ratio") else "right", no_wrap=True)
+    for m in metrics:
+        table.add_column(METRIC_TITLES.get(m, m), justify="right", no_wrap=True)
+    table.add_column("note", overflow="fold")
+    for r in rows:
+        name = r["set"] + (f" (×{r['repeats']})" if r.get("kind") == "repeats" else "")
+        cells = [fmt_value(r.get(m), r.get(f"{m}_std") if r.get("kind") == "repeats" else None) for m in metrics]
+        table.add_row(name, str(r["ratio"]), str(r["n_real"]), str(r["n_fake"]), *cells, r.get("note") or "")
+    return table
+
+
+def _ratio_points(report: "EvalReport") -> list[tuple[float, float | None, float | None]]:
+    by_group: dict[str, list] = {}
+    for s in report.sets:
+        by_group.setdefault(s.group, []).append(s)
+    points = []
+    for members in by_group.values():
+        k = members[0].real_per_fake()
+        if k is None:
+            continue
+        vals = [m.metrics.get("auc") for m in members]
+        mean, std, _ = mean_std(vals)
+        points.append((k, mean, std))
+    return points
+
+
+def write_eval_plots(report: "EvalReport", out_dir: str | Path, label: str | None = None) -> list[Path]:
+    """roc.png (every set; for repeats only the first) and auc_vs_ratio.png into out_dir."""
+    from dfdetect.plots import plot_auc_vs_ratio, plot_roc_curves
+
+    out = Path(out_dir)
+    seen: set[str] = set()
+    curves = []
+    for s in report.sets:
+        if s.group in seen:
+            continue
+        seen.add(s.group)
+        curves.append((s.name, s.labels, s.video_scores))
+    name = label or str(report.config.get("model") or "model")
+    return [
+        plot_roc_curves(curves, out / "roc.png", title=f"ROC: {name}"),
+        plot_auc_vs_ratio({name: _ratio_points(report)}, out / "auc_vs_ratio.png"),
+    ]
+
+
+def auc_ratio_series(reports: dict[str, "EvalReport"]) -> dict[str, list[tuple[float, float | None, float | None]]]:
+    """Series for plot_auc_vs_ratio from several reports (benchmark: one per model × loss)."""
+    return {name: _ratio_points(rep) for name, rep in reports.items()}
