@@ -37,7 +37,9 @@ def register_model(
 
 
 def _import_all() -> None:
-    import dfdetect.models  # noqa: F401  (each model module registers itself on import)
+    # The zoo (torch, torchvision, timm) loads on first use, not when dfdetect.models is
+    # imported, so the CLI can import this package at startup and stay fast.
+    import dfdetect.models.zoo  # noqa: F401  (each model module registers itself on import)
 
 
 def list_models(pattern: str = "*") -> list[str]:
