@@ -221,15 +221,16 @@ def make_splits(
                     f"test {ratio_text(r)}: only {n_fake} fake test videos; kept them all and sampled "
                     f"{plan.n_real} of {n_real} reals"
                 )
+        reals, fakes = test[test["label"] == 0], test[test["label"] == 1]
+        # One stratified order per repeat: nested prefixes, so 1:200 is a subset of 1:100.
+        orders = []
         for k in range(repeats):
             rng = _rng(seed, _STREAM_TEST_RATIO, k)
-            # One stratified order per repeat: nested prefixes, so 1:200 is a subset of 1:100.
-            fake_order = stratified_order(test[test["label"] == 1], "method", rng)
-            real_order = stratified_order(test[test["label"] == 0], "dataset", rng)
-            reals, fakes = test[test["label"] == 0], test[test["label"] == 1]
-            for r, plan in plans.items():
-                if plan.n_fake < 1 or plan.n_real < 1:
-                    continue
+            orders.append((stratified_order(fakes, "method", rng), stratified_order(reals, "dataset", rng)))
+        for r, plan in plans.items():
+            if plan.n_fake < 1 or plan.n_real < 1:
+                continue
+            for k, (fake_order, real_order) in enumerate(orders):
                 part = pd.concat([reals.iloc[real_order[: plan.n_real]], fakes.iloc[fake_order[: plan.n_fake]]])
                 suffix = f"_r{k}" if repeats > 1 else ""
                 name = f"test_{ratio_slug(r)}{suffix}.csv"
