@@ -22,6 +22,7 @@ app = typer.Typer(
 SUBCOMMANDS: list[tuple[str, str]] = [
     ("eval", "dfdetect.commands.eval"),
     ("predict", "dfdetect.commands.predict"),
+    ("benchmark", "dfdetect.commands.benchmark"),
     ("split", "dfdetect.commands.split"),
 ]
 
