@@ -175,3 +175,18 @@ def set_model_meta(
     model.pretrained_source = "local:" + str(weights_path) if weights_path else ("imagenet" if pretrained else None)
     model.model_options = {"img_size": int(img_size), "frames": int(frames), **options}
     return model
+
+
+class FrameClassifier(nn.Module):
+    """Wraps a per-image classifier (N, 3, H, W) -> (N, 1) into the clip contract: every frame
+    of every clip goes through in one batched call; only frame logits (B, T) come out. The video
+    score is the mean of frame probabilities, computed by eval/predict (`--aggregate`)."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor | None]:
+        b, t = x.shape[:2]
+        logits = self.net(flatten_time(x, self.net))
+        return {"video": None, "frame": logits.reshape(b, t)}

@@ -56,6 +56,17 @@ def model_info(name: str) -> dict[str, Any]:
 def create_model(name: str, pretrained: bool = False, **options: Any) -> "nn.Module":
     """Build a registered model. Options that are None are dropped, so a CLI flag the user did
     not set never overrides the model's own default."""
+    import inspect
+
+    from dfdetect.errors import UsageError
+
     _import_all()
     factory = MODELS.get(name)
-    return factory(pretrained=pretrained, **{k: v for k, v in options.items() if v is not None})
+    options = {k: v for k, v in options.items() if v is not None}
+    accepted = [p for p in inspect.signature(factory).parameters if p != "pretrained"]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise UsageError(
+            f"model '{name}' does not take option {', '.join(unknown)} (it takes: {', '.join(accepted)})"
+        )
+    return factory(pretrained=pretrained, **options)
