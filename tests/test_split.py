@@ -119,7 +119,7 @@ def test_official_split_passes_through(official_data, tmp_path):
     for name in ("train", "val", "test"):
         assert ids(out / f"{name}.csv") == set(df.loc[df["split"] == name, "video_id"])
         assert set(read(out / f"{name}.csv")["split"]) == {name}
-    assert summary.sources == {"test": "official", "val": "official", "train": "official + group split"}
+    assert summary.sources == {"test": "official", "val": "official", "train": "official"}
 
 
 def test_partial_official_test_splits_the_rest_by_group(tmp_path):
@@ -136,6 +136,17 @@ def test_partial_official_test_splits_the_rest_by_group(tmp_path):
     groups = {n: set(read(out / f"{n}.csv")["group"]) for n in ("train", "val", "test")}
     assert len(groups["val"]) == 3  # 10% of all 30 groups
     assert not (groups["train"] & groups["val"]) and not (groups["train"] | groups["val"]) & groups["test"]
+
+
+def test_official_train_and_test_without_val_carves_val_from_train(tmp_path):
+    rows = ffpp_rows(40, split_of=lambda g: "test" if g % 5 == 0 else "train")
+    manifest = write_manifest(tmp_path / "DATA", rows)
+    out = tmp_path / "S"
+    summary = make_splits([manifest], out, test_ratios=[], val_size=0.1, seed=0)
+    assert ids(out / "test.csv") == {r["video_id"] for r in rows if r["split"] == "test"}
+    groups = {n: set(read(out / f"{n}.csv")["group"]) for n in ("train", "val", "test")}
+    assert len(groups["val"]) == 4 and not groups["val"] & groups["train"] and not groups["val"] & groups["test"]
+    assert summary.sources == {"test": "official", "train": "official + group split", "val": "group split"}
 
 
 def test_resplit_ignores_official_split(official_data, tmp_path):

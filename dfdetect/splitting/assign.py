@@ -43,10 +43,9 @@ def _n_groups(fraction: float, total: int) -> int:
 
 def group_table(rows: "pd.DataFrame") -> "pd.DataFrame":
     """One row per group: n_real, n_fake, composition and dataset, sorted by group id."""
-    table = rows.groupby("group", sort=True).agg(
-        n_fake=("label", "sum"), n=("label", "size"),
-        dataset=("dataset", lambda s: "+".join(sorted(set(s.astype(str))))),
-    )
+    table = rows.groupby("group", sort=True).agg(n_fake=("label", "sum"), n=("label", "size"))
+    pairs = rows[["group", "dataset"]].astype(str).drop_duplicates().sort_values(["group", "dataset"])
+    table["dataset"] = pairs.groupby("group", sort=True)["dataset"].agg("+".join)
     table["n_real"] = table["n"] - table["n_fake"]
     table["composition"] = "mixed"
     table.loc[table["n_fake"] == 0, "composition"] = "real"
@@ -120,8 +119,6 @@ def assign_sets(
     official = rows["split"] if not resplit else pd.Series("", index=rows.index)
     fixed = [s for s in ("test", "val") if (official == s).any()]
     out = Assignment(sets=sets)
-    if resplit and (rows["split"] != "").any():
-        out.warnings.append("--resplit: the official split column was ignored")
 
     open_mask = ~official.isin(fixed)
     dropped = pd.Series(False, index=rows.index)
@@ -158,17 +155,25 @@ def assign_sets(
     if targets["train"] < 1:
         carved = [s for s in ("test", "val") if targets[s]]
         raise DfdetectError(
-            f"only {n_open} group(s) left for train{''.join('/' + s for s in carved)}: need at least "
+            f"only {n_open} group(s) to split into train{''.join('/' + s for s in carved)}: need at least "
             f"{targets['test'] + targets['val'] + 1}; add videos, lower --test-size/--val-size, or pass --resplit"
         )
     result = stratified_group_split(groups, targets, rng)
     sets[open_mask] = open_rows["group"].map(result)
     official_train = (official == "train").any()
+    carved = targets["test"] + targets["val"] > 0
     for s in SETS:
-        if s not in out.sources and (sets == s).any():
-            out.sources[s] = "official + group split" if (s == "train" and official_train) else "group split"
+        if s in out.sources or not (sets == s).any():
+            continue
+        if s == "train" and official_train:
+            all_official = (official[open_mask] == "train").all() and not carved
+            out.sources[s] = "official" if all_official else "official + group split"
+        else:
+            out.sources[s] = "group split"
     for s in fixed:
         labels = set(rows.loc[sets == s, "label"])
-        if len(labels) < 2:
+        if not labels:
+            out.warnings.append(f"the official {s} set is empty once videos sharing a group with test are excluded")
+        elif len(labels) < 2:
             out.warnings.append(f"the official {s} set holds only {'fakes' if labels == {1} else 'reals'}")
     return out

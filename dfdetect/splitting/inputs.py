@@ -110,7 +110,7 @@ def _normalise_splits(df: "pd.DataFrame", path: Path) -> "pd.Series":
     return mapped
 
 
-def _rewrite_faces_files(df: "pd.DataFrame", manifest: Path, out_dir: Path) -> "pd.Series":
+def _rewrite_faces_files(df: "pd.DataFrame", manifest: Path, out_dir: Path) -> list[str]:
     """DESIGN.md path rule: relative faces_file resolves from the CSV's folder. Rebase onto out_dir.
 
     Also checks that every stack exists, so a moved manifest fails here and not mid-training.
@@ -141,7 +141,7 @@ def _rewrite_faces_files(df: "pd.DataFrame", manifest: Path, out_dir: Path) -> "
             f"{manifest}: {len(missing)} face stack(s) not found (first: {missing[0]}, resolved against "
             f"{manifest_dir}); keep faces/ beside the manifest or re-run `dfdetect extract`"
         )
-    return rewritten  # type: ignore[return-value]
+    return rewritten
 
 
 def load_manifests(args: Sequence[str | os.PathLike[str]], out_dir: Path) -> LoadedManifests:
@@ -172,14 +172,14 @@ def load_manifests(args: Sequence[str | os.PathLike[str]], out_dir: Path) -> Loa
                 f"{path}: duplicate video_id {', '.join(dup[:5])}{' ...' if len(dup) > 5 else ''}; "
                 "each video must appear once (re-run `dfdetect extract` into a fresh --out)"
             )
-        for vid in df["video_id"]:
-            if vid in owner:
-                clashes = [v for v in df["video_id"] if v in owner]
-                raise DfdetectError(
-                    f"duplicate video_id {', '.join(clashes[:5])}{' ...' if len(clashes) > 5 else ''} in both "
-                    f"{owner[vid]} and {path}; pass either the merged manifest.csv or its parts, not both"
-                )
-        owner.update((vid, path) for vid in df["video_id"])
+        video_ids = df["video_id"].tolist()
+        clashes = sorted(set(video_ids) & owner.keys())
+        if clashes:
+            raise DfdetectError(
+                f"duplicate video_id {', '.join(clashes[:5])}{' ...' if len(clashes) > 5 else ''} in both "
+                f"{owner[clashes[0]]} and {path}; pass either the merged manifest.csv or its parts, not both"
+            )
+        owner.update(dict.fromkeys(video_ids, path))
         df["label"] = _normalise_labels(df, path)
         df["split"] = _normalise_splits(df, path)
         # A video without a group is its own group (DESIGN.md: plain folders).
