@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from dfdetect.errors import DfdetectError, UsageError
 from dfdetect.manifest import order_columns, write_csv_atomic
 from dfdetect.splitting.assign import SETS, assign_sets
-from dfdetect.splitting.inputs import load_manifests
+from dfdetect.splitting.inputs import load_manifests, relative_posix
 from dfdetect.splitting.ratios import (
     DEFAULT_TEST_RATIOS,
     format_actual_ratio,
@@ -96,13 +96,13 @@ def _rng(seed: int, *stream: int) -> "np.random.Generator":
 
 def _subsample(df: "pd.DataFrame", ratio: tuple[int, int], rng: "np.random.Generator") -> tuple["pd.DataFrame", bool]:
     """Keep the rows a ratio plan asks for: fakes spread over methods, reals over datasets."""
+    import pandas as pd
+
     reals, fakes = df[df["label"] == 0], df[df["label"] == 1]
     fake_order = stratified_order(fakes, "method", rng)
     real_order = stratified_order(reals, "dataset", rng)
     plan = plan_ratio(len(reals), len(fakes), ratio)
     kept = [reals.iloc[real_order[: plan.n_real]], fakes.iloc[fake_order[: plan.n_fake]]]
-    import pandas as pd
-
     return pd.concat(kept), plan.reals_subsampled
 
 
@@ -180,62 +180,15 @@ def make_splits(
         part = rows[assignment.sets == set_name]
         if part.empty:
             continue
-        note: dict[str, Any] = {}
         if set_name == "train" and train_pair is not None:
-            before = _describe(part, "", "train")
-            part, reals_cut = _subsample(part, train_pair, _rng(seed, _STREAM_TRAIN_RATIO))
-            if (part["label"] == 1).sum() < 1 or (part["label"] == 0).sum() < 1:
-                raise DfdetectError(
-                    f"--train-ratio {ratio_text(train_pair)}: train has {before.n_real} real and {before.n_fake} "
-                    "fake videos, too few to reach it; choose a milder ratio"
-                )
-            if reals_cut:
-                warnings.append(
-                    f"train {ratio_text(train_pair)}: only {before.n_fake} fakes; kept them all and sampled "
-                    f"{(part['label'] == 0).sum()} of {before.n_real} reals"
-                )
-            note["requested_ratio"] = ratio_text(train_pair)
-        outputs.append((_describe(part, f"{set_name}.csv", set_name, **note), part))
-
+            outputs.append(_train_at_ratio(part, train_pair, seed, warnings))
+        else:
+            outputs.append((_describe(part, f"{set_name}.csv", set_name), part))
     test = rows[assignment.sets == "test"]
     if ratios and test.empty:
         warnings.append("no test set, so no ratio variants were written")
     elif ratios:
-        n_real, n_fake = int((test["label"] == 0).sum()), int((test["label"] == 1).sum())
-        plans = {r: plan_ratio(n_real, n_fake, r) for r in ratios}
-        for r, plan in plans.items():
-            if fakes_min is not None and plan.n_fake < fakes_min:
-                raise DfdetectError(
-                    f"test {ratio_text(r)} would hold {plan.n_fake} fake(s), below --fakes-min {fakes_min}: "
-                    f"{n_real} real and {n_fake} fake test videos; drop {ratio_text(r)} from --test-ratios, "
-                    "lower --fakes-min or add videos"
-                )
-            if plan.n_fake < 1 or plan.n_real < 1:
-                reason = (f"{n_real} real test videos are too few for one fake at {ratio_text(r)} "
-                          f"(floor({n_real}*{r[0]}/{r[1]}) = 0)") if plan.n_fake < 1 else \
-                    f"{n_fake} fake test videos are too few for one real at {ratio_text(r)}"
-                skipped.append({"ratio": ratio_text(r), "reason": reason})
-                warnings.append(f"skipped test {ratio_text(r)}: {reason}")
-            elif plan.reals_subsampled:
-                warnings.append(
-                    f"test {ratio_text(r)}: only {n_fake} fake test videos; kept them all and sampled "
-                    f"{plan.n_real} of {n_real} reals"
-                )
-        reals, fakes = test[test["label"] == 0], test[test["label"] == 1]
-        # One stratified order per repeat: nested prefixes, so 1:200 is a subset of 1:100.
-        orders = []
-        for k in range(repeats):
-            rng = _rng(seed, _STREAM_TEST_RATIO, k)
-            orders.append((stratified_order(fakes, "method", rng), stratified_order(reals, "dataset", rng)))
-        for r, plan in plans.items():
-            if plan.n_fake < 1 or plan.n_real < 1:
-                continue
-            for k, (fake_order, real_order) in enumerate(orders):
-                part = pd.concat([reals.iloc[real_order[: plan.n_real]], fakes.iloc[fake_order[: plan.n_fake]]])
-                suffix = f"_r{k}" if repeats > 1 else ""
-                name = f"test_{ratio_slug(r)}{suffix}.csv"
-                outputs.append((_describe(part, name, "test", requested_ratio=ratio_text(r),
-                                          repeat=k if repeats > 1 else None), part))
+        outputs += _test_variants(test, ratios, repeats, fakes_min, seed, warnings, skipped)
 
     used = int((assignment.sets != "").sum())
     excluded = dict(sorted({**loaded.excluded, **assignment.excluded}.items()))
@@ -246,12 +199,78 @@ def make_splits(
             "repeats": repeats, "train_ratio": ratio_text(train_pair) if train_pair else None,
             "fakes_min": fakes_min, "resplit": resplit,
         },
-        manifests=[Path(os.path.relpath(Path(p).resolve(), out.resolve())).as_posix() for p in loaded.paths],
+        manifests=[relative_posix(Path(p), out) or str(Path(p).resolve()) for p in loaded.paths],
         n_rows=loaded.n_rows, n_used=used, excluded=excluded, sources=assignment.sources,
         skipped=skipped, warnings=warnings,
     )
     _write(out, outputs, summary)
     return summary
+
+
+def _train_at_ratio(
+    train: "pd.DataFrame", ratio: tuple[int, int], seed: int, warnings: list[str]
+) -> tuple[SplitFile, "pd.DataFrame"]:
+    """--train-ratio: the paper's imbalanced training condition (fakes subsampled, reals kept)."""
+    before = _describe(train, "", "train")
+    part, reals_cut = _subsample(train, ratio, _rng(seed, _STREAM_TRAIN_RATIO))
+    if (part["label"] == 1).sum() < 1 or (part["label"] == 0).sum() < 1:
+        raise DfdetectError(
+            f"--train-ratio {ratio_text(ratio)}: train has {before.n_real} real and {before.n_fake} "
+            "fake videos, too few to reach it; choose a milder ratio"
+        )
+    if reals_cut:
+        warnings.append(
+            f"train {ratio_text(ratio)}: only {before.n_fake} fakes; kept them all and sampled "
+            f"{(part['label'] == 0).sum()} of {before.n_real} reals"
+        )
+    return _describe(part, "train.csv", "train", requested_ratio=ratio_text(ratio)), part
+
+
+def _test_variants(
+    test: "pd.DataFrame", ratios: list[tuple[int, int]], repeats: int, fakes_min: int | None, seed: int,
+    warnings: list[str], skipped: list[dict[str, str]],
+) -> list[tuple[SplitFile, "pd.DataFrame"]]:
+    """test_<f>to<r>[_r<k>]: all real test videos, fakes subsampled (see ratios.py for the rounding)."""
+    import pandas as pd
+
+    reals, fakes = test[test["label"] == 0], test[test["label"] == 1]
+    n_real, n_fake = len(reals), len(fakes)
+    plans = {r: plan_ratio(n_real, n_fake, r) for r in ratios}
+    for r, plan in plans.items():
+        if fakes_min is not None and plan.n_fake < fakes_min:
+            raise DfdetectError(
+                f"test {ratio_text(r)} would hold {plan.n_fake} fake(s), below --fakes-min {fakes_min}: "
+                f"{n_real} real and {n_fake} fake test videos; drop {ratio_text(r)} from --test-ratios, "
+                "lower --fakes-min or add videos"
+            )
+        if plan.n_fake < 1 or plan.n_real < 1:
+            reason = (
+                f"{n_real} real test videos are too few for one fake at {ratio_text(r)} "
+                f"(floor({n_real}*{r[0]}/{r[1]}) = 0)" if plan.n_fake < 1
+                else f"{n_fake} fake test videos are too few for one real at {ratio_text(r)}"
+            )
+            skipped.append({"ratio": ratio_text(r), "reason": reason})
+            warnings.append(f"skipped test {ratio_text(r)}: {reason}")
+        elif plan.reals_subsampled:
+            warnings.append(
+                f"test {ratio_text(r)}: only {n_fake} fake test videos; kept them all and sampled "
+                f"{plan.n_real} of {n_real} reals"
+            )
+    # One stratified order per repeat: nested prefixes, so 1:200 is a subset of 1:100.
+    orders = []
+    for k in range(repeats):
+        rng = _rng(seed, _STREAM_TEST_RATIO, k)
+        orders.append((stratified_order(fakes, "method", rng), stratified_order(reals, "dataset", rng)))
+    outputs = []
+    for r, plan in plans.items():
+        if plan.n_fake < 1 or plan.n_real < 1:
+            continue
+        for k, (fake_order, real_order) in enumerate(orders):
+            part = pd.concat([reals.iloc[real_order[: plan.n_real]], fakes.iloc[fake_order[: plan.n_fake]]])
+            name = f"test_{ratio_slug(r)}{f'_r{k}' if repeats > 1 else ''}.csv"
+            info = _describe(part, name, "test", requested_ratio=ratio_text(r), repeat=k if repeats > 1 else None)
+            outputs.append((info, part))
+    return outputs
 
 
 def _write(out: Path, outputs: list[tuple[SplitFile, "pd.DataFrame"]], summary: SplitSummary) -> None:

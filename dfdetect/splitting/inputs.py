@@ -110,13 +110,22 @@ def _normalise_splits(df: "pd.DataFrame", path: Path) -> "pd.Series":
     return mapped
 
 
+def relative_posix(target: Path, start: Path) -> str | None:
+    """target relative to start with '/' separators, or None when there is no relative path
+    (different drives on Windows)."""
+    try:
+        return Path(os.path.relpath(target.resolve(), start.resolve())).as_posix()
+    except ValueError:
+        return None
+
+
 def _rewrite_faces_files(df: "pd.DataFrame", manifest: Path, out_dir: Path) -> list[str]:
     """DESIGN.md path rule: relative faces_file resolves from the CSV's folder. Rebase onto out_dir.
 
     Also checks that every stack exists, so a moved manifest fails here and not mid-training.
     """
     manifest_dir = manifest.resolve().parent
-    prefix = Path(os.path.relpath(manifest_dir, out_dir.resolve())).as_posix()
+    prefix = relative_posix(manifest_dir, out_dir)
     faces = df["faces_file"].astype(str).str.strip()
     empty = faces == ""
     if empty.any():
@@ -132,7 +141,7 @@ def _rewrite_faces_files(df: "pd.DataFrame", manifest: Path, out_dir: Path) -> l
             absolute, new = value, value
         else:
             absolute = os.path.join(manifest_dir, value)
-            new = posixpath.normpath(posixpath.join(prefix, Path(value).as_posix()))
+            new = absolute if prefix is None else posixpath.normpath(posixpath.join(prefix, Path(value).as_posix()))
         if not os.path.exists(absolute):
             missing.append(value)
         rewritten.append(new)
