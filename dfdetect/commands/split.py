@@ -24,6 +24,7 @@ def command(
             help="Manifest CSV(s) from `dfdetect extract`, a DATA folder, or a quoted glob of parts "
             "('DATA/manifest.part-*.csv').",
             show_default=False,
+            metavar="MANIFEST",
         ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the split CSVs and splits.json.")],
