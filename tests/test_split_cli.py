@@ -144,3 +144,21 @@ def test_debug_lets_the_traceback_through(tmp_path):
     manifest = write_manifest(tmp_path / "DATA", plain_rows(4, 0))
     result = runner.invoke(app, ["--debug", "split", str(manifest), "--out", str(tmp_path / "S")])
     assert result.exit_code != 0 and result.exception is not None
+
+
+def test_outputs_do_not_depend_on_python_hash_seed(tmp_path):
+    """Set/dict order must never leak into the files: run in two interpreters with different hash seeds."""
+    import os
+    import subprocess
+    import sys
+
+    manifest = write_manifest(tmp_path / "DATA", ffpp_rows(30) + plain_rows(15, 6, methods=["a", "b", "c"]))
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        args = [sys.executable, "-m", "dfdetect", "-q", "split", str(manifest), "--out", str(tmp_path / hash_seed),
+                "--test-ratios", "1:1,1:3", "--repeats", "2", "--train-ratio", "1:2", "--seed", "4"]
+        subprocess.run(args, env=env, check=True, capture_output=True)
+    names = sorted(p.name for p in (tmp_path / "1").iterdir())
+    assert len(names) == 8
+    for name in names:
+        assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes(), name
