@@ -149,6 +149,20 @@ def test_official_train_and_test_without_val_carves_val_from_train(tmp_path):
     assert summary.sources == {"test": "official", "train": "official + group split", "val": "group split"}
 
 
+def test_groups_straddling_official_sets_never_leak(tmp_path):
+    rows = ffpp_rows(30, split_of=lambda g: "test" if g < 6 else ("val" if g < 9 else ""))
+    rows += [row("001_in_val", 1, "001", split="val"),  # official val, but its group is in official test
+             row("007_unlisted", 1, "007")]  # no official split, its group is in official val
+    manifest = write_manifest(tmp_path / "DATA", rows)
+    out = tmp_path / "S"
+    summary = make_splits([manifest], out, test_ratios=[], seed=0)
+    assert "001_in_val" not in ids(out / "val.csv") and "007_unlisted" in ids(out / "val.csv")
+    assert summary.excluded == {"shares a group with the official test set": 1}
+    groups = {n: set(read(out / f"{n}.csv")["group"]) for n in ("train", "val", "test")}
+    assert not groups["train"] & groups["val"] and not groups["val"] & groups["test"]
+    assert not groups["train"] & groups["test"]
+
+
 def test_resplit_ignores_official_split(official_data, tmp_path):
     out = tmp_path / "S"
     summary = make_splits([official_data], out, test_ratios=[], resplit=True, seed=0)
