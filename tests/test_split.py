@@ -11,7 +11,7 @@ import pytest
 
 from _splitdata import METHODS, ffpp_rows, plain_rows, read, row, write_manifest
 from dfdetect.errors import DfdetectError, UsageError
-from dfdetect.manifest import resolve_faces_path
+from dfdetect.manifest import MANIFEST_COLUMNS, resolve_faces_path
 from dfdetect.splitting import make_splits, parse_ratio, parse_ratios
 from dfdetect.splitting.ratios import RatioPlan, format_actual_ratio, plan_ratio
 
@@ -260,6 +260,17 @@ def test_status_filtering_duplicates_and_stale_files(tmp_path):
     dup = write_manifest(tmp_path / "D2", ffpp_rows(12) + [row("000", 0, "000")])
     with pytest.raises(DfdetectError, match="duplicate video_id 000"):
         make_splits([dup], tmp_path / "S2")
+
+
+def test_only_the_needed_columns_are_required(tmp_path):
+    manifest = write_manifest(tmp_path / "DATA", ffpp_rows(10))
+    df = read(manifest)[["video_id", "label", "group", "faces_file", "status"]]
+    df.to_csv(manifest, index=False)
+    out = tmp_path / "S"
+    make_splits([manifest], out, test_ratios="1:1")
+    written = read(out / "test_1to1.csv")
+    assert list(written.columns) == MANIFEST_COLUMNS
+    assert set(written["split"]) == {"test"} and Counter(written["label"]) == {"0": 2, "1": 2}
 
 
 def test_manifest_parts_by_glob_and_folder(tmp_path):

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from dfdetect.errors import DfdetectError
-from dfdetect.manifest import STATUS_OK, read_manifest
+from dfdetect.manifest import MANIFEST_COLUMNS, STATUS_OK, read_manifest
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -165,8 +165,9 @@ def load_manifests(args: Sequence[str | os.PathLike[str]], out_dir: Path) -> Loa
     for path in paths:
         df = read_manifest(path, required=REQUIRED_COLUMNS)
         n_rows += len(df)
-        if "split" not in df.columns:
-            df["split"] = ""
+        for column in MANIFEST_COLUMNS:  # optional contract columns (split, method, ...) default to empty
+            if column not in df.columns:
+                df[column] = ""
         status = df["status"].astype(str).str.strip()
         for value, count in status[status != STATUS_OK].value_counts().sort_index().items():
             excluded[value or "no status"] += int(count)
