@@ -66,6 +66,8 @@ def render(summary: "SplitSummary") -> None:
     for row in summary.table:
         table.add_row(row["set"], str(row["n_real"]), str(row["n_fake"]), row["ratio"], str(row["groups"]))
     console.stdout.print(table)
+    if summary.sources:
+        console.info("sets: " + ", ".join(f"{name} from {source}" for name, source in summary.sources.items()))
     if summary.excluded:
         detail = ", ".join(f"{reason}: {count}" for reason, count in summary.excluded.items())
         console.info(f"excluded {sum(summary.excluded.values())} of {summary.n_rows} videos ({detail})")

@@ -170,6 +170,7 @@ def assign_sets(
             out.sources[s] = "official" if all_official else "official + group split"
         else:
             out.sources[s] = "group split"
+    out.sources = {s: out.sources[s] for s in SETS if s in out.sources}
     for s in fixed:
         labels = set(rows.loc[sets == s, "label"])
         if not labels:
