@@ -9,11 +9,13 @@ detectors stays cheap and `--detector dlib` never imports torch.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from dfdetect.errors import UsageError
 from dfdetect.registry import Registry
 
 
@@ -78,7 +80,25 @@ def create_detector(name: str, **options: Any) -> FaceDetector:
     import dfdetect.detectors  # noqa: F401  (fills the registry)
 
     factory = DETECTORS.get(name)
-    return factory(**{k: v for k, v in options.items() if v is not None})
+    options = {k: v for k, v in options.items() if v is not None}
+    accepted = _accepted_options(factory)
+    if accepted is not None:
+        # Callers may always pass `device`: CPU-only backends (dlib HOG) simply do not take it.
+        if "device" not in accepted:
+            options.pop("device", None)
+        unknown = sorted(set(options) - accepted)
+        if unknown:
+            flags = ", ".join("--detector-model" if k == "model_path" else k for k in unknown)
+            raise UsageError(f"detector '{name}' takes no {flags} (its options: {', '.join(sorted(accepted)) or 'none'})")
+    return factory(**options)
+
+
+def _accepted_options(factory: Callable[..., Any]) -> set[str] | None:
+    """Keyword names the factory takes, or None when it takes **kwargs (anything goes)."""
+    params = inspect.signature(factory).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"}
 
 
 def list_detectors() -> list[str]:

@@ -191,7 +191,13 @@ class ONet(nn.Module):
 
 def load_mtcnn_nets(weights_dir: Path | None = None) -> tuple[PNet, RNet, ONet]:
     """The three networks with the wheel's weights, in eval mode on the CPU."""
-    folder = Path(weights_dir) if weights_dir is not None else mtcnn_weights_dir()
+    folder = Path(weights_dir).expanduser() if weights_dir is not None else mtcnn_weights_dir()
+    missing = [n for n in ("pnet.lz4", "rnet.lz4", "onet.lz4") if not (folder / n).is_file()]
+    if missing:
+        raise DfdetectError(
+            f"--detector-model {folder} lacks {', '.join(missing)}; fix: pass the folder holding the mtcnn "
+            "wheel's pnet/rnet/onet.lz4, or leave --detector-model unset to use the installed mtcnn package"
+        )
     nets = (
         PNet(_load_keras_weights(folder / "pnet.lz4")),
         RNet(_load_keras_weights(folder / "rnet.lz4")),

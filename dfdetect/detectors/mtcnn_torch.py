@@ -64,8 +64,9 @@ class MtcnnDetector(FaceDetector):
         scale_factor: float = 0.709,
         thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
         max_batch_pixels: int | None = None,
-        weights_dir: str | None = None,
+        model_path: str | None = None,
     ) -> None:
+        """model_path: a folder with pnet.lz4, rnet.lz4, onet.lz4 (default: the mtcnn wheel's)."""
         import torch
 
         from dfdetect.detectors.mtcnn_nets import load_mtcnn_nets
@@ -80,7 +81,7 @@ class MtcnnDetector(FaceDetector):
         # the CPU gains nothing from huge batches and would only pay their memory.
         default_pixels = 8_000_000 if self.device.type == "cpu" else 128_000_000
         self.max_batch_pixels = int(max_batch_pixels or default_pixels)
-        self.pnet, self.rnet, self.onet = (net.to(self.device) for net in load_mtcnn_nets(weights_dir))
+        self.pnet, self.rnet, self.onet = (net.to(self.device) for net in load_mtcnn_nets(model_path))
 
     # -- public -------------------------------------------------------------------------------
     def detect_batch(self, frames: Sequence[np.ndarray]) -> list[list[FaceBox]]:
