@@ -198,3 +198,23 @@ def test_bad_arguments_are_user_errors(tmp_path):
 def test_synth_does_not_import_torch():
     code = "import sys, dfdetect.synth; sys.exit('torch' in sys.modules or 'matplotlib' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_synth_command_writes_a_dataset_and_prints_the_csv(tmp_path):
+    from typer.testing import CliRunner
+
+    from dfdetect.cli import app
+
+    runner = CliRunner(env={"COLUMNS": "200"})
+    out = tmp_path / "demo"
+    result = runner.invoke(app, ["synth", str(out), "--real", "2", "--fake", "1", "--size", "96x64", "--frames", "3", "--seed", "1"])
+    assert result.exit_code == 0, result.output
+    assert str(out / "videos.csv") in result.stdout
+    assert sorted(p.name for p in out.rglob("*.mp4")) == ["fake_000.mp4", "real_000.mp4", "real_001.mp4"]
+    assert _decode(out / "fake" / "fake_000.mp4")[0].shape == (64, 96, 3)
+
+    bad = runner.invoke(app, ["synth", str(tmp_path / "bad"), "--size", "95x64"])
+    assert bad.exit_code == 2 and "even" in bad.output
+    bad = runner.invoke(app, ["synth", str(tmp_path / "bad"), "--size", "big"])
+    assert bad.exit_code == 2 and "WIDTHxHEIGHT" in bad.output
+    assert not (tmp_path / "bad").exists()
