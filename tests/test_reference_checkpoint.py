@@ -1,0 +1,94 @@
+"""Checkpoints from the paper's public code load into `dual` with outputs flipped to 1 = fake."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+
+from dfdetect.errors import DfdetectError
+from dfdetect.models import create_model
+from dfdetect.models.reference import convert_reference_checkpoint, is_reference_checkpoint
+
+
+class ReferenceNet(nn.Module):
+    """The public code's layout: children of a torchvision ResNet as nn.Sequential, nn.GRU,
+    fc_cnn on every GRU step, fc_rnn on the 16x16-pooled sequence; sigmoid = P(real)."""
+
+    def __init__(self, arch: str = "resnet50", hidden: int = 256, layers: int = 3) -> None:
+        super().__init__()
+        resnet = getattr(torchvision.models, arch)(weights=None)
+        feat = resnet.fc.in_features
+        self.cnn = nn.Sequential(*list(resnet.children())[:-1])
+        self.rnn = nn.GRU(feat, hidden, layers, batch_first=True)
+        self.fc_cnn = nn.Linear(hidden, 1)
+        self.fc_rnn = nn.Linear(256, 1)
+        self.pool = nn.AdaptiveAvgPool2d((16, 16))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b, t = x.shape[:2]
+        feats = self.cnn(x.reshape(b * t, *x.shape[2:])).reshape(b, t, -1)
+        seq, _ = self.rnn(feats)
+        p_real_frames = torch.sigmoid(self.fc_cnn(seq)).squeeze(-1)
+        p_real_video = torch.sigmoid(self.fc_rnn(self.pool(seq).reshape(b, -1))).squeeze(-1)
+        return p_real_video, p_real_frames
+
+
+def _randomise_bn(model: nn.Module) -> None:
+    """Non-trivial BatchNorm statistics, so a wrong key mapping cannot go unnoticed."""
+    gen = torch.Generator().manual_seed(1)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.copy_(0.1 * torch.randn(m.num_features, generator=gen))
+            m.running_var.copy_(1 + 0.1 * torch.rand(m.num_features, generator=gen))
+
+
+@pytest.mark.parametrize("arch,prefix", [("resnet50", ""), ("resnet18", "module.")])
+def test_reference_checkpoint_converts_and_flips(tmp_path, arch, prefix):
+    torch.manual_seed(0)
+    ref = ReferenceNet(arch, hidden=32, layers=2).eval()
+    _randomise_bn(ref)
+    path = tmp_path / "reference.pth"
+    torch.save({"model_state_dict": {prefix + k: v for k, v in ref.state_dict().items()}, "epoch": 3}, path)
+
+    obj = torch.load(path, map_location="cpu", weights_only=True)
+    assert is_reference_checkpoint(obj)
+    state, options = convert_reference_checkpoint(obj)
+    assert options == {"backbone": arch, "head": "dual", "temporal": "gru", "hidden": 32, "layers": 2, "pool": 16, "frame_source": "temporal"}
+    ours = create_model("dual", **options).eval()
+    ours.load_state_dict(state, strict=True)
+
+    x = torch.randn(2, 3, 3, 32, 32)
+    with torch.no_grad():
+        p_real_video, p_real_frames = ref(x)
+        out = ours(x)
+    assert torch.allclose(torch.sigmoid(out["video"]), 1 - p_real_video, atol=1e-5)
+    assert torch.allclose(torch.sigmoid(out["frame"]), 1 - p_real_frames, atol=1e-5)
+    assert not torch.allclose(p_real_video, torch.full_like(p_real_video, 0.5), atol=1e-4)
+
+
+def test_paper_default_shapes_are_inferred():
+    ref = ReferenceNet("resnet50", hidden=256, layers=3)
+    state, options = convert_reference_checkpoint({"model_state_dict": ref.state_dict()})
+    assert (options["backbone"], options["hidden"], options["layers"]) == ("resnet50", 256, 3)
+    assert state["video_head.weight"].shape == (1, 256)
+    assert torch.equal(state["video_head.bias"], -ref.fc_rnn.bias.detach())
+
+
+def test_other_checkpoints_are_not_mistaken_for_reference():
+    ours = create_model("dual", backbone="resnet18", hidden=8, layers=1)
+    assert not is_reference_checkpoint(ours.state_dict())
+    assert not is_reference_checkpoint({"model_state_dict": {"cnn.0.weight": torch.zeros(1), "other.x": torch.zeros(1)}})
+    assert not is_reference_checkpoint({"weights": [1, 2]})
+    with pytest.raises(DfdetectError, match="not a reference checkpoint"):
+        convert_reference_checkpoint({"state": {}})
+
+
+def test_bad_reference_layout_is_a_one_line_error():
+    ref = ReferenceNet("resnet18", hidden=8, layers=1)
+    state = ref.state_dict()
+    del state["rnn.weight_hh_l0"]
+    with pytest.raises(DfdetectError, match="rnn"):
+        convert_reference_checkpoint({"model_state_dict": state})
