@@ -20,6 +20,7 @@ app = typer.Typer(
 
 # (name, module): each module defines `command`. Add a row when a subcommand lands.
 SUBCOMMANDS: list[tuple[str, str]] = [
+    ("models", "dfdetect.commands.models"),
     ("synth", "dfdetect.commands.synth"),
     ("eval", "dfdetect.commands.eval"),
     ("predict", "dfdetect.commands.predict"),

@@ -176,3 +176,34 @@ def test_local_weights_load_into_the_backbone(tmp_path):
         create_model("dual", backbone="resnet18", weights_path=str(tmp_path / "resnet34.pth"))
     with pytest.raises(DfdetectError, match="not found"):
         create_model("cnn", backbone="resnet18", weights_path=str(tmp_path / "missing.pth"))
+
+
+def test_models_command_lists_the_registry_as_json_and_table():
+    import json
+
+    from typer.testing import CliRunner
+
+    from dfdetect.cli import app
+
+    runner = CliRunner(env={"COLUMNS": "250"})
+    result = runner.invoke(app, ["models", "meso*", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["name"] for r in rows] == ["meso4", "mesoinception4"]
+    assert rows[0]["params"] == sum(p.numel() for p in create_model("meso4").parameters())
+    assert rows[0]["level"] == "frame" and rows[0]["input"] == "32x3x256x256"
+
+    table = runner.invoke(app, ["models", "dual"])
+    assert table.exit_code == 0
+    assert "26.07M" in table.stdout and "32x3x64x64" in table.stdout and "temporal=gru" in table.stdout
+    assert runner.invoke(app, ["models", "--format", "xml"]).exit_code == 2
+    assert runner.invoke(app, ["models", "nothing*"]).exit_code == 2
+
+
+def test_importing_the_model_package_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, dfdetect.models, dfdetect.losses, dfdetect.cli; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

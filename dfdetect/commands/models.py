@@ -1,0 +1,48 @@
+"""`dfdetect models`: the model registry as a table (or JSON)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from dfdetect import console
+from dfdetect.commands._common import handle_errors
+from dfdetect.errors import UsageError
+
+
+def _human(n: int | None) -> str:
+    if n is None:
+        return "-"
+    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}K"
+
+
+@handle_errors
+def command(
+    pattern: Annotated[str, typer.Argument(help="Only names matching this glob, e.g. 'meso*'.")] = "*",
+    output_format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    params: Annotated[bool, typer.Option("--params/--no-params", help="Count parameters (builds each model on the meta device).")] = True,
+) -> None:
+    """List the models `train --model` accepts: level, default input, parameters, options."""
+    if output_format not in ("table", "json"):
+        raise UsageError(f"--format must be table or json, not '{output_format}'")
+    from dfdetect.models.summary import model_rows
+
+    rows = model_rows(pattern, params=params)
+    if not rows:
+        raise UsageError(f"no model matches '{pattern}'")
+    if output_format == "json":
+        console.stdout.print_json(json.dumps(rows))
+        return
+    from rich.table import Table
+
+    table = Table(title="models (logits: 1 = fake; frame-level video score = mean frame probability)", title_justify="left")
+    for column, justify in (("name", "left"), ("level", "left"), ("input T×3×H×W", "right"), ("params", "right"),
+                            ("pretrained", "center"), ("options", "left"), ("description", "left")):
+        table.add_column(column, justify=justify)
+    for row in rows:
+        options = ", ".join(f"{k}={'auto' if v is None else v}" for k, v in row["options"].items())
+        table.add_row(row["name"], row["level"], row["input"], _human(row["params"]),
+                      "yes" if row["pretrained"] else "no", options, row["description"])
+    console.stdout.print(table)
