@@ -162,15 +162,15 @@ class Predictor:
             model, config = load_model(checkpoint, device=str(self.device))
         self.model, self.config = model.to(self.device), dict(config or {})
         self.scorer = StackScorer(self.model, self.config, self.device, self.options.aggregate, self.options.batch_size)
-        self.extract_options = build_extract_options(self.config, **(extract_overrides or {}))
+        self.extract_options = build_extract_options(self.config, **{"device": self.options.device, **(extract_overrides or {})})
         self._detector = None
 
     @property
     def detector(self):
         if self._detector is None:
-            from dfdetect.detectors import create_detector
+            from dfdetect.extraction import build_detector
 
-            self._detector = create_detector(self.extract_options.detector)
+            self._detector = build_detector(self.extract_options)
         return self._detector
 
     def predict_one(self, path: str) -> VideoPrediction:
@@ -195,10 +195,10 @@ class Predictor:
         (_, prob, frame_probs), = self.scorer.score_many([(path, ex.faces)])
         model_seconds = self.scorer.forward_seconds - before
         records = list(getattr(ex, "frames", []) or [])
-        indices = [int(_record_field(r, ("index", "frame_index", "source_index", "source"), i)) for i, r in enumerate(records)]
+        indices = [int(getattr(r, "index", i)) for i, r in enumerate(records)]
         if len(indices) != len(ex.faces):
             indices = list(range(len(ex.faces)))
-        detected = [bool(_record_field(r, ("detected",), True)) for r in records][: len(indices)]
+        detected = [getattr(r, "source", "detected") == "detected" for r in records][: len(indices)]
         verdict = "fake" if prob >= self.options.threshold else "real"
         return VideoPrediction(path, float(prob), verdict, n_sampled or len(ex.faces), n_faces, "ok", "",
                                indices, [float(p) for p in frame_probs], detected,
@@ -207,14 +207,6 @@ class Predictor:
     def predict_many(self, paths: Iterable[str]) -> Iterator[VideoPrediction]:
         for path in paths:
             yield self.predict_one(path)
-
-
-def _record_field(record: Any, names: tuple[str, ...], default: Any) -> Any:
-    for name in names:
-        value = record.get(name) if isinstance(record, dict) else getattr(record, name, None)
-        if value is not None:
-            return value
-    return default
 
 
 def _one_line(exc: BaseException) -> str:
