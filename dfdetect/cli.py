@@ -26,6 +26,7 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("predict", "dfdetect.commands.predict"),
     ("benchmark", "dfdetect.commands.benchmark"),
     ("split", "dfdetect.commands.split"),
+    ("extract", "dfdetect.commands.extract"),
 ]
 
 

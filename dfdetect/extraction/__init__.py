@@ -6,11 +6,25 @@
 job that writes DATA/manifest.csv, DATA/faces/<video_id>.npy and per-frame sidecars.
 """
 
+from dfdetect.extraction.batch import ExtractSummary, parse_shard, process_video, run_extraction, shard_of
 from dfdetect.extraction.faces import build_detector, extract_faces
+from dfdetect.extraction.inputs import VideoInput, collect_videos, gather_inputs, inputs_from_csv, inputs_from_paths
 from dfdetect.extraction.options import ExtractOptions, FaceExtraction, FrameRecord, parse_frames
+from dfdetect.extraction.store import merge_parts
 
 __all__ = [
     "ExtractOptions",
+    "ExtractSummary",
+    "VideoInput",
+    "collect_videos",
+    "gather_inputs",
+    "inputs_from_csv",
+    "inputs_from_paths",
+    "merge_parts",
+    "parse_shard",
+    "process_video",
+    "run_extraction",
+    "shard_of",
     "FaceExtraction",
     "FrameRecord",
     "build_detector",
