@@ -25,6 +25,8 @@ class DlibHogDetector(FaceDetector):
     def detect_batch(self, frames: Sequence[np.ndarray]) -> list[list[FaceBox]]:
         results = []
         for frame in frames:
+            if frame.ndim == 3 and frame.shape[2] == 1:
+                frame = frame[:, :, 0]
             # HOG works on intensity; a grey frame is ~3x less work than RGB with the same boxes.
             grey = frame if frame.ndim == 2 else np.ascontiguousarray(
                 (0.299 * frame[..., 0] + 0.587 * frame[..., 1] + 0.114 * frame[..., 2]).astype(np.uint8)
