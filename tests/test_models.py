@@ -47,7 +47,7 @@ def test_forward_contract_and_one_training_step(name):
     cfg = model.input_cfg
     assert set(cfg) == {"img_size", "frames", "mean", "std"}
     assert cfg["img_size"] == options["img_size"] and len(cfg["mean"]) == len(cfg["std"]) == 3
-    assert model.pretrained is False
+    assert model.pretrained is False and model.level == level
 
     batch, frames, size = 2, 2, cfg["img_size"]
     x = torch.randn(batch, frames, 3, size, size)
@@ -108,6 +108,7 @@ def test_dual_defaults_are_the_papers():
 def test_dual_variants(temporal, head):
     model = create_model("dual", backbone="resnet18", temporal=temporal, head=head, hidden=8, layers=1, frequency="dct")
     out = model(torch.randn(1, 3, 3, 32, 32).contiguous())
+    assert model.level == head
     assert (out["video"] is None) == (head == "frame")
     assert (out["frame"] is None) == (head == "video")
     if head == "frame":

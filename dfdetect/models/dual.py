@@ -133,6 +133,7 @@ def dual(
         frequency=frequency, dropout=float(dropout), pool=int(pool), frame_source=frame_source,
     )
     model = DualLevelNet(pretrained=pretrained, weights_path=weights_path, **options)
+    model.level = head  # "video", "frame" or "dual": the outputs this instance gives
     return set_model_meta(
         model, name="dual", img_size=img_size, frames=frames, mean=model.backbone.mean,
         std=model.backbone.std, pretrained=pretrained, weights_path=weights_path, options=options,

@@ -7,6 +7,10 @@ Contract every registered model follows (so one trainer, evaluator and predictor
   then the mean of frame probabilities (eval's `--aggregate`).
 - `model.input_cfg`: {"img_size": int, "frames": int, "mean": [..], "std": [..]} — the
   preprocessing the model expects; it is stored in checkpoints and read back by predict.
+- `model.model_options`: the options that rebuild it (`create_model(name, **model.model_options)`,
+  without pretrained weights); `model.pretrained` (bool) and `model.pretrained_source`
+  ("imagenet", "local:PATH" or None); `model.level`: the heads this instance has.
+- `create_model` drops None options and rejects options the model does not take (UsageError).
 """
 
 from __future__ import annotations
@@ -69,4 +73,7 @@ def create_model(name: str, pretrained: bool = False, **options: Any) -> "nn.Mod
         raise UsageError(
             f"model '{name}' does not take option {', '.join(unknown)} (it takes: {', '.join(accepted)})"
         )
-    return factory(pretrained=pretrained, **options)
+    model = factory(pretrained=pretrained, **options)
+    if not hasattr(model, "level"):  # the heads this instance has (dual's --head may narrow them)
+        model.level = MODELS.entry(name).info["level"]
+    return model
