@@ -27,6 +27,7 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("benchmark", "dfdetect.commands.benchmark"),
     ("split", "dfdetect.commands.split"),
     ("extract", "dfdetect.commands.extract"),
+    ("train", "dfdetect.commands.train"),
 ]
 
 

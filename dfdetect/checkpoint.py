@@ -1,0 +1,208 @@
+"""Checkpoints: tensors plus a JSON config, loaded without ever unpickling code.
+
+A dfdetect checkpoint is a `torch.save` of plain containers only:
+    {"format": "dfdetect-checkpoint", "version": 1,
+     "config": "<JSON text>",                 # model name, options, preprocessing, training setup
+     "state_dict": {name: tensor},
+     "train_state": {...} (last.ckpt only)}   # optimizer, scheduler, scaler, epoch, RNG states, history
+It is read back with `torch.load(weights_only=True)`, whose restricted unpickler refuses any
+object it does not know (a payload whose __reduce__ would run code fails before it runs).
+Checkpoints of the paper's public code (`{'model_state_dict': ...}`) load via the models
+package's converter.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dfdetect.errors import DfdetectError
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+FORMAT = "dfdetect-checkpoint"
+VERSION = 1
+BEST, LAST = "best.ckpt", "last.ckpt"
+
+
+def unwrap(model: "nn.Module") -> "nn.Module":
+    """The bare model under DistributedDataParallel / torch.compile wrappers."""
+    while True:
+        inner = getattr(model, "module", None) or getattr(model, "_orig_mod", None)
+        if inner is None:
+            return model
+        model = inner
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    model: "nn.Module",
+    config: dict[str, Any],
+    train_state: dict[str, Any] | None = None,
+) -> Path:
+    """Write a checkpoint atomically (temp file + rename: a kill never leaves half a file)."""
+    import torch
+
+    path = Path(path)
+    payload: dict[str, Any] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": json.dumps(config, sort_keys=True),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in unwrap(model).state_dict().items()},
+    }
+    if train_state is not None:
+        payload["train_state"] = train_state
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def resolve_checkpoint(path_or_run: str | os.PathLike[str]) -> Path:
+    """A file is used as is; a RUN directory means RUN/best.ckpt."""
+    p = Path(path_or_run)
+    if p.is_dir():
+        best = p / BEST
+        if not best.is_file():
+            hint = f"; {p / LAST} exists, pass it explicitly" if (p / LAST).is_file() else ""
+            raise DfdetectError(f"{p}: no {BEST} in this run folder{hint}")
+        return best
+    if not p.exists():
+        raise DfdetectError(f"{p}: no such checkpoint file or run folder")
+    return p
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load a checkpoint's raw dict with `weights_only=True`; anything else is refused in one line."""
+    import torch
+
+    p = Path(path)
+    try:
+        obj = torch.load(p, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        reason = str(exc).strip().splitlines()
+        detail = next((line for line in reason if "Unsupported global" in line or "GLOBAL" in line), "")
+        raise DfdetectError(
+            f"{p}: refused: the file holds pickled objects/code, not plain tensors "
+            f"({detail.strip() or 'weights_only load failed'}); only load checkpoints you trust as tensors"
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        if isinstance(exc, (FileNotFoundError, PermissionError)):
+            raise
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DfdetectError(f"{p}: not a readable checkpoint ({first})") from None
+    if not isinstance(obj, dict):
+        raise DfdetectError(f"{p}: not a checkpoint (a {type(obj).__name__}, expected a dict of tensors)")
+    return obj
+
+
+def is_dfdetect_checkpoint(obj: dict[str, Any]) -> bool:
+    return obj.get("format") == FORMAT and "state_dict" in obj and "config" in obj
+
+
+def checkpoint_config(obj: dict[str, Any]) -> dict[str, Any]:
+    try:
+        config = json.loads(obj["config"])
+    except (TypeError, ValueError):
+        raise DfdetectError("checkpoint config is not valid JSON") from None
+    return config
+
+
+def _reference_to_model_state(obj: dict[str, Any], path: Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(state_dict, model_options) for a checkpoint of the paper's public code, else None."""
+    try:
+        from dfdetect.models.reference import convert_reference_checkpoint, is_reference_checkpoint
+    except ImportError:
+        return None
+    if not is_reference_checkpoint(obj):
+        return None
+    try:
+        return convert_reference_checkpoint(obj)
+    except DfdetectError:
+        raise
+    except (KeyError, ValueError, RuntimeError) as exc:
+        raise DfdetectError(f"{path}: looks like a reference-code checkpoint but cannot be converted ({exc})") from None
+
+
+def build_from_checkpoint(obj: dict[str, Any], path: Path) -> tuple["nn.Module", dict[str, Any]]:
+    """Build the model a checkpoint describes and load its weights (no pretrained download)."""
+    from dfdetect.models import create_model
+
+    if is_dfdetect_checkpoint(obj):
+        config = checkpoint_config(obj)
+        model = create_model(config["model"], pretrained=False, **config.get("model_options", {}))
+        load_weights(model, obj["state_dict"], path)
+        return model, config
+    converted = _reference_to_model_state(obj, path)
+    if converted is None:
+        raise DfdetectError(
+            f"{path}: not a dfdetect checkpoint nor one of the paper's reference code "
+            "(expected best.ckpt/last.ckpt from `dfdetect train`)"
+        )
+    state, options = converted
+    model = create_model("dual", pretrained=False, **options)
+    load_weights(model, state, path)
+    cfg = dict(getattr(model, "input_cfg", {}))
+    config = {
+        "model": "dual",
+        "model_options": options,
+        "img_size": cfg.get("img_size", 64),
+        "frames": cfg.get("frames", 32),
+        "mean": list(cfg.get("mean", (0.485, 0.456, 0.406))),
+        "std": list(cfg.get("std", (0.229, 0.224, 0.225))),
+        "pretrained": None,
+        "loss": None,
+        "source": "reference",
+    }
+    return model, config
+
+
+def load_weights(model: "nn.Module", state: dict[str, Any], path: Path) -> None:
+    """load_state_dict(strict) with a one-line error naming the first mismatching keys."""
+    result_error: str | None = None
+    try:
+        unwrap(model).load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        result_error = "; ".join(lines[1:3])[:300] or lines[0][:300]
+    if result_error:
+        raise DfdetectError(f"{path}: weights do not fit the model ({result_error})")
+
+
+def load_model(path_or_run: str | os.PathLike[str], device: "str | torch.device" = "cpu") -> tuple["nn.Module", dict[str, Any]]:
+    """RUN dir (-> best.ckpt), dfdetect checkpoint file or reference-code checkpoint ->
+    (model in eval mode on `device`, config dict)."""
+    path = resolve_checkpoint(path_or_run)
+    model, config = build_from_checkpoint(read_checkpoint(path), path)
+    model.to(device).eval()
+    return model, config
+
+
+def init_weights_from(model: "nn.Module", path: str | os.PathLike[str]) -> str:
+    """Load a dfdetect or reference-code checkpoint's weights into `model` (train --init-from).
+
+    Returns a short description of the source. The architectures must match.
+    """
+    p = resolve_checkpoint(path)
+    obj = read_checkpoint(p)
+    if is_dfdetect_checkpoint(obj):
+        load_weights(model, obj["state_dict"], p)
+        return f"dfdetect checkpoint ({checkpoint_config(obj).get('model')})"
+    converted = _reference_to_model_state(obj, p)
+    if converted is None:
+        raise DfdetectError(f"{p}: --init-from needs a dfdetect or reference-code checkpoint")
+    load_weights(model, converted[0], p)
+    return "reference-code checkpoint"

@@ -1,0 +1,312 @@
+"""Training and evaluation data: split CSVs -> face stacks -> uint8 clips -> model input.
+
+The dataset reads the `.npy` face stacks that `extract` writes with memory mapping and hands out
+uint8 clips (T, H, W, 3): uint8 through the DataLoader is 4x less copying than float, and the
+one conversion to normalised float happens in `preprocess_batch`, batched on the target device.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
+
+import numpy as np
+
+from dfdetect.errors import DfdetectError
+from dfdetect.manifest import STATUS_OK, parse_label, read_manifest, resolve_faces_path
+
+if TYPE_CHECKING:
+    import torch
+
+SPLIT_COLUMNS = ("video_id", "label", "faces_file", "status")
+
+
+@dataclass(frozen=True)
+class ClipRecord:
+    """One usable row of a split CSV."""
+
+    video_id: str
+    faces_path: Path
+    label: int
+
+
+def load_split(csv_path: str | os.PathLike[str], *, role: str = "training") -> tuple[list[ClipRecord], dict[str, Any]]:
+    """Read a split CSV (manifest columns): rows with status ok, labels parsed, stacks checked.
+
+    Returns the records and a dict of extraction settings found in the CSV (e.g. scale, size).
+    Raises a one-line DfdetectError naming the file and the fix for every problem.
+    """
+    csv_path = Path(csv_path)
+    df = read_manifest(csv_path, required=SPLIT_COLUMNS)
+    ok = df[df["status"].str.strip().str.lower() == STATUS_OK]
+    if ok.empty:
+        raise DfdetectError(
+            f"{csv_path}: no row with status 'ok' ({len(df)} rows); run `dfdetect extract` and `dfdetect split` first"
+        )
+    records: list[ClipRecord] = []
+    missing: list[Path] = []
+    for row in ok.itertuples(index=False):
+        try:
+            label = parse_label(row.label)
+        except DfdetectError as exc:
+            raise DfdetectError(f"{csv_path}: video '{row.video_id}': {exc}") from None
+        if label is None:
+            raise DfdetectError(f"{csv_path}: video '{row.video_id}' has no label; {role} needs real/fake labels")
+        path = resolve_faces_path(csv_path, row.faces_file)
+        if not path.is_file():
+            missing.append(path)
+        records.append(ClipRecord(str(row.video_id), path, label))
+    if missing:
+        raise DfdetectError(
+            f"{csv_path}: {len(missing)} of {len(records)} face stacks missing, first {missing[0]}; "
+            "re-run `dfdetect extract`, or check that faces_file resolves against the CSV's folder"
+        )
+    extraction: dict[str, Any] = {}
+    for key in ("scale", "size", "detector"):
+        if key in df.columns:
+            values = sorted({v for v in ok[key] if str(v).strip()})
+            if len(values) == 1:
+                extraction[key] = _number_or_text(values[0])
+    return records, extraction
+
+
+def _number_or_text(value: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value
+
+
+def class_counts(records: Sequence[ClipRecord]) -> tuple[int, int]:
+    """(n_real, n_fake)."""
+    n_fake = sum(r.label for r in records)
+    return len(records) - n_fake, n_fake
+
+
+def sample_indices(n_frames: int, frames: int, rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
+    """Pick `frames` frame indices out of `n_frames` and a mask of which are real (not padding).
+
+    Train (rng given): evenly spaced segments with a random pick inside each segment (TSN-style
+    jitter), so the clip still spans the video with even-ish spacing. Eval (rng None): segment
+    centres, deterministic. Fewer frames than asked: all of them, then the last one repeated,
+    with the repeats masked out.
+    """
+    if n_frames <= 0:
+        raise ValueError("empty face stack")
+    if n_frames <= frames:
+        idx = np.arange(frames).clip(max=n_frames - 1)
+        return idx, np.arange(frames) < n_frames
+    edges = np.linspace(0, n_frames, frames + 1)
+    starts = np.floor(edges[:-1]).astype(np.int64)
+    stops = np.maximum(np.floor(edges[1:]).astype(np.int64), starts + 1)
+    if rng is None:
+        idx = (starts + stops - 1) // 2
+    else:
+        idx = rng.integers(starts, stops)
+    return idx.astype(np.int64), np.ones(frames, dtype=bool)
+
+
+def resize_clip(clip: np.ndarray, size: int) -> np.ndarray:
+    """Resize (T, H, W, 3) uint8 to (T, size, size, 3) with OpenCV, frame by frame (cheap, in the worker)."""
+    import cv2
+
+    if clip.shape[1] == size and clip.shape[2] == size:
+        return np.ascontiguousarray(clip)
+    interp = cv2.INTER_AREA if clip.shape[1] > size else cv2.INTER_LINEAR
+    out = np.empty((clip.shape[0], size, size, 3), dtype=np.uint8)
+    for t in range(clip.shape[0]):
+        cv2.resize(np.ascontiguousarray(clip[t]), (size, size), dst=out[t], interpolation=interp)
+    return out
+
+
+def read_stack(path: Path) -> np.ndarray:
+    """Memory-map one face stack and check its shape and dtype."""
+    try:
+        stack = np.load(path, mmap_mode="r")
+    except (OSError, ValueError) as exc:
+        raise DfdetectError(f"{path}: not a readable .npy face stack ({exc}); re-run `dfdetect extract`") from None
+    if stack.ndim != 4 or stack.shape[-1] != 3 or stack.dtype != np.uint8 or stack.shape[0] == 0:
+        raise DfdetectError(
+            f"{path}: expected a uint8 (frames, S, S, 3) face stack, got {stack.dtype} {tuple(stack.shape)}"
+        )
+    return stack
+
+
+class FaceStackDataset:
+    """A torch-style map dataset over a split CSV.
+
+    Items are dicts: frames uint8 (T, img, img, 3), mask bool (T,), label float32, index, video_id.
+    Keys may be an int or an (index, epoch) pair from `EpochSampler`: the random state of an item
+    is derived from (seed, epoch, index), so augmentation is the same whatever the worker count
+    and an interrupted run resumes exactly.
+
+    With `augment` holding "xray", every real clip also appears once more as a self-blended fake
+    (label 1), made on the fly.
+    """
+
+    def __init__(
+        self,
+        csv_path: str | os.PathLike[str] | None = None,
+        *,
+        frames: int = 32,
+        img_size: int | None = 64,
+        train: bool = False,
+        augment: Sequence[str] = (),
+        seed: int = 0,
+        records: Sequence[ClipRecord] | None = None,
+        role: str | None = None,
+    ) -> None:
+        if records is None:
+            if csv_path is None:
+                raise ValueError("FaceStackDataset needs csv_path or records")
+            records, self.extraction = load_split(csv_path, role=role or ("training" if train else "validation"))
+        else:
+            self.extraction = {}
+        self.records = list(records)
+        self.frames = int(frames)
+        self.img_size = img_size
+        self.train = train
+        self.augment = tuple(a for a in augment if a != "none") if train else ()
+        self.seed = seed
+        # xray: extra items, one per real clip, that become blended fakes
+        self.xray_sources = [i for i, r in enumerate(self.records) if r.label == 0] if "xray" in self.augment else []
+
+    def __len__(self) -> int:
+        return len(self.records) + len(self.xray_sources)
+
+    def labels(self) -> np.ndarray:
+        """The label of every item (blended extras count as fake)."""
+        base = [r.label for r in self.records]
+        return np.array(base + [1] * len(self.xray_sources), dtype=np.int64)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
+        import torch
+
+        index, epoch = (key, 0) if isinstance(key, (int, np.integer)) else key
+        index = int(index)
+        blended = index >= len(self.records)
+        record = self.records[self.xray_sources[index - len(self.records)]] if blended else self.records[index]
+        rng = np.random.default_rng([self.seed, epoch, index]) if self.train else None
+        stack = read_stack(record.faces_path)
+        idx, mask = sample_indices(stack.shape[0], self.frames, rng)
+        clip = np.asarray(stack[idx])  # fancy indexing copies only the chosen frames out of the mmap
+        if self.img_size:
+            clip = resize_clip(clip, self.img_size)
+        label = record.label
+        if self.augment:
+            from dfdetect.augment import augment_clip
+
+            clip = augment_clip(clip, rng, self.augment, blend=blended)
+            label = 1 if blended else label
+        return {
+            "frames": torch.from_numpy(np.ascontiguousarray(clip)),
+            "mask": torch.from_numpy(mask),
+            "label": torch.tensor(float(label), dtype=torch.float32),
+            "index": index,
+            "video_id": record.video_id + ("#xray" if blended else ""),
+        }
+
+
+class EpochSampler:
+    """Yields (index, epoch) keys: shuffled, class-balanced or sequential, and sharded across
+    DDP ranks like DistributedSampler (the tail padded by repeating the first indices).
+
+    The order depends only on (seed, epoch), never on a global RNG, which makes resume exact.
+    """
+
+    def __init__(
+        self,
+        n_items: int,
+        *,
+        shuffle: bool,
+        seed: int = 0,
+        weights: np.ndarray | None = None,
+        num_replicas: int = 1,
+        rank: int = 0,
+    ) -> None:
+        self.n_items = n_items
+        self.shuffle = shuffle
+        self.seed = seed
+        self.weights = weights
+        self.num_replicas = num_replicas
+        self.rank = rank
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return math.ceil(self.n_items / self.num_replicas)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        import torch
+
+        g = torch.Generator()
+        g.manual_seed(self.seed * 1_000_003 + self.epoch)
+        if self.weights is not None:
+            order = torch.multinomial(torch.as_tensor(self.weights, dtype=torch.float64), self.n_items, True, generator=g)
+        elif self.shuffle:
+            order = torch.randperm(self.n_items, generator=g)
+        else:
+            order = torch.arange(self.n_items)
+        indices = order.tolist()
+        total = len(self) * self.num_replicas
+        indices += (indices * math.ceil(total / max(len(indices), 1)))[: total - len(indices)]
+        for i in indices[self.rank : total : self.num_replicas]:
+            yield (i, self.epoch)
+
+
+def balanced_weights(labels: np.ndarray) -> np.ndarray:
+    """Per-item weights so that both classes are drawn equally often (--balance)."""
+    counts = np.bincount(labels, minlength=2).astype(np.float64)
+    return 1.0 / counts[labels]
+
+
+def make_loader(dataset: FaceStackDataset, sampler: EpochSampler, batch_size: int, workers: int, pin_memory: bool) -> Any:
+    """A DataLoader tuned for uint8 clips: persistent workers with prefetch, optional pinning."""
+    from torch.utils.data import DataLoader
+
+    kwargs: dict[str, Any] = {}
+    if workers > 0:
+        kwargs.update(persistent_workers=True, prefetch_factor=4)
+    return DataLoader(
+        dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, pin_memory=pin_memory, **kwargs
+    )
+
+
+def preprocess_batch(
+    frames: "torch.Tensor",
+    img_size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    device: "torch.device | str" = "cpu",
+) -> "torch.Tensor":
+    """uint8 (B, T, H, W, 3) -> float (B, T, 3, img_size, img_size), normalised, on `device`.
+
+    The one place pixels become model input (train, eval and predict all call it). The channel
+    permute is a view, so the result is channels_last in memory: flattened to (B*T, 3, H, W) for
+    the backbone it needs no copy.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if not isinstance(frames, torch.Tensor):
+        frames = torch.from_numpy(np.ascontiguousarray(frames))
+    if frames.ndim != 5 or frames.shape[-1] != 3:
+        raise ValueError(f"preprocess_batch expects (B, T, H, W, 3), got {tuple(frames.shape)}")
+    device = torch.device(device)
+    B, T, H, W, _ = frames.shape
+    x = frames.to(device, non_blocking=True).reshape(B * T, H, W, 3).permute(0, 3, 1, 2)
+    x = x.float().div_(255.0)
+    if H != img_size or W != img_size:
+        x = F.interpolate(x, size=(img_size, img_size), mode="bilinear", antialias=H > img_size, align_corners=False)
+        x = x.contiguous(memory_format=torch.channels_last)
+    m = torch.tensor(mean, device=device, dtype=x.dtype).view(1, 3, 1, 1)
+    s = torch.tensor(std, device=device, dtype=x.dtype).view(1, 3, 1, 1)
+    x = x.sub_(m).div_(s)
+    return x.unflatten(0, (B, T))  # a view whatever the memory format

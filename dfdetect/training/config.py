@@ -1,0 +1,173 @@
+"""TrainConfig: every option of `dfdetect train`, in one JSON-able dataclass."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dfdetect.errors import DfdetectError, UsageError
+
+SCHEDULES = ("none", "cosine", "step")
+# Options a resumed run must share with the run it continues (anything else may change).
+RESUME_LOCKED = (
+    "train_csv", "val_csv", "model", "loss", "backbone", "temporal", "head", "hidden", "layers", "frequency",
+    "frames", "img_size", "batch_size", "lr", "alpha", "gamma", "p", "beta", "pos_weight", "balance",
+    "augment", "schedule", "clip_grad", "pretrained", "weights", "init_from", "seed",
+)
+# Options that change on resume without harm.
+RESUME_FREE = ("epochs", "early_stop", "workers", "device")
+
+
+@dataclass
+class TrainConfig:
+    """All training options. None means "the model's own default" for model options."""
+
+    train_csv: str
+    val_csv: str | None = None
+    model: str = "dual"
+    loss: str = "auc"
+    # model options (passed to create_model; None = the model's default)
+    backbone: str | None = None
+    temporal: str | None = None
+    head: str | None = None
+    hidden: int | None = None
+    layers: int | None = None
+    frequency: str | None = None
+    # data
+    frames: int | None = None  # None: the model's input_cfg["frames"]
+    img_size: int | None = None  # None: the model's input_cfg["img_size"]
+    augment: list[str] = field(default_factory=lambda: ["flip", "color"])
+    balance: bool = False
+    workers: int | None = None  # None: min(4, cpu count)
+    # optimisation (paper defaults: Adam, lr 1e-4, 20 epochs, batch 16)
+    epochs: int = 20
+    batch_size: int = 16
+    lr: float = 1e-4
+    alpha: float = 0.5
+    gamma: float = 0.15
+    p: float = 2.0
+    beta: float = 0.6
+    pos_weight: float | None = None
+    schedule: str = "none"
+    clip_grad: float | None = None
+    early_stop: int | None = None
+    # weights
+    pretrained: bool = True
+    weights: str | None = None
+    init_from: str | None = None
+    # run
+    out: str | None = None
+    project: str = "runs/train"
+    resume: str | None = None
+    device: str = "auto"
+    seed: int = 0
+
+    def model_options(self) -> dict[str, Any]:
+        """Options for create_model; unset ones are dropped by create_model itself."""
+        opts = {k: getattr(self, k) for k in ("backbone", "temporal", "head", "hidden", "layers", "frequency")}
+        return {k: v for k, v in opts.items() if v is not None}
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def validate(self) -> None:
+        """Check values that the CLI types cannot; raise UsageError naming the flag."""
+        checks = [
+            (self.epochs >= 1, "--epochs must be >= 1"),
+            (self.batch_size >= 1, "--batch-size must be >= 1"),
+            (self.lr > 0, "--lr must be > 0"),
+            (self.frames is None or self.frames >= 1, "--frames must be >= 1"),
+            (self.img_size is None or self.img_size >= 8, "--img-size must be >= 8"),
+            (0.0 <= self.alpha <= 1.0, "--alpha must be in [0, 1]"),
+            (0.0 <= self.beta <= 1.0, "--beta must be in [0, 1]"),
+            (self.gamma > 0, "--gamma must be > 0"),
+            (self.p > 0, "--p must be > 0"),
+            (self.pos_weight is None or self.pos_weight > 0, "--pos-weight must be > 0"),
+            (self.clip_grad is None or self.clip_grad > 0, "--clip-grad must be > 0"),
+            (self.early_stop is None or self.early_stop >= 1, "--early-stop must be >= 1"),
+            (self.workers is None or self.workers >= 0, "--workers must be >= 0"),
+            (self.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UsageError(message)
+
+
+def default_workers() -> int:
+    return min(4, os.cpu_count() or 1)
+
+
+def next_run_dir(project: str | os.PathLike[str], name: str = "exp") -> Path:
+    """ultralytics style: runs/train/exp, exp2, exp3, ... (the first free one)."""
+    root = Path(project)
+    if not (root / name).exists():
+        return root / name
+    taken = [int(m.group(1) or 1) for p in root.glob(f"{name}*") if (m := re.fullmatch(rf"{name}(\d*)", p.name))]
+    return root / f"{name}{max(taken, default=1) + 1}"
+
+
+def prepare_run_dir(config: TrainConfig) -> Path:
+    """The run folder for a new run: --out, or the next free runs/train/expN. Never overwrite a run."""
+    run_dir = Path(config.out) if config.out else next_run_dir(config.project)
+    if (run_dir / "config.json").exists() or (run_dir / "last.ckpt").exists():
+        raise DfdetectError(
+            f"{run_dir}: already holds a training run; continue it with --resume {run_dir} or choose another --out"
+        )
+    return run_dir
+
+
+def load_run_config(run_dir: str | os.PathLike[str]) -> TrainConfig:
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise DfdetectError(f"{run_dir}: no config.json; --resume needs a run folder written by `dfdetect train`")
+    try:
+        data = json.loads(path.read_text())
+    except ValueError as exc:
+        raise DfdetectError(f"{path}: not valid JSON ({exc})") from None
+    return TrainConfig.from_dict(data.get("train", data))
+
+
+def resume_config(run_dir: str | os.PathLike[str], overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """The saved config of RUN with `overrides` (options given on the command line) applied.
+
+    An override of an option that shapes the model or the optimisation is refused: the
+    continued run would not be the run that was killed.
+    """
+    saved = load_run_config(run_dir)
+    for key, value in (overrides or {}).items():
+        if key in ("resume", "out", "project"):
+            continue
+        if key in ("train_csv", "val_csv") and value:
+            value = str(Path(value).resolve())
+        if key in RESUME_LOCKED and value != getattr(saved, key):
+            raise DfdetectError(
+                f"cannot resume {run_dir}: --{key.replace('_', '-')} {value} differs from the run's "
+                f"{getattr(saved, key)}; drop the option or start a new run with another --out"
+            )
+        setattr(saved, key, value)
+    saved.resume = str(run_dir)
+    saved.out = str(run_dir)
+    return saved
+
+
+def check_resume_compatible(config: TrainConfig, saved: TrainConfig, run_dir: str | os.PathLike[str]) -> None:
+    """Refuse to resume with options that differ from the saved run in a locked field."""
+    for key in RESUME_LOCKED:
+        a, b = getattr(config, key), getattr(saved, key)
+        if key in ("train_csv", "val_csv") and a and b:
+            a, b = str(Path(a).resolve()), str(Path(b).resolve())
+        if a != b:
+            raise DfdetectError(
+                f"cannot resume {run_dir}: {key.replace('_', '-')} is {getattr(config, key)!r} here but "
+                f"{getattr(saved, key)!r} in the run; resume with the same options or start a new run"
+            )
