@@ -205,7 +205,8 @@ def _blend_face(
     ex, ey = np.array(face_center) + linear @ np.array(ellipse_offset)
     axes = (FACE_ELLIPSE_AXES[0] * s * aspect, FACE_ELLIPSE_AXES[1] * s)
     height, width = frame.shape[:2]
-    pad = int(max(axes) * 2.0) + 4  # the hull reaches 1.1x the axes, its feather 3 sigma beyond
+    # The hull reaches 1.1x the axes and its feather 3 sigma beyond; nothing changes further out.
+    pad = int(1.1 * max(axes) + 3 * params.feather * min(axes)) + 4
     x0, y0 = max(int(ex) - pad, 0), max(int(ey) - pad, 0)
     x1, y1 = min(int(ex) + pad, width), min(int(ey) + pad, height)
     if x1 - x0 < 8 or y1 - y0 < 8:
