@@ -115,6 +115,19 @@ def test_dual_variants(temporal, head):
         assert model.temporal is None
 
 
+def test_dual_takes_any_timm_backbone_and_its_local_weights(tmp_path):
+    import timm
+
+    full = timm.create_model("mobilenetv3_small_050")  # a pre-logits head: 1024-d features
+    torch.save(full.state_dict(), tmp_path / "mobilenet.pth")
+    model = create_model("dual", backbone="mobilenetv3_small_050", hidden=8, layers=1,
+                         weights_path=str(tmp_path / "mobilenet.pth"))
+    assert model.backbone.feat_dim == 1024 and model.pretrained_source.startswith("local:")
+    assert torch.equal(model.backbone.net.conv_stem.weight, full.conv_stem.weight)
+    out = model(torch.randn(2, 2, 3, 32, 32))
+    assert out["video"].shape == (2,) and out["frame"].shape == (2, 2)
+
+
 def test_dual_channels_last_gives_the_same_logits():
     model = create_model("dual", backbone="resnet18", hidden=8, layers=1).eval()
     x = torch.randn(2, 2, 3, 32, 32)

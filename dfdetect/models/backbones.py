@@ -119,7 +119,8 @@ def build_frame_backbone(name: str, pretrained: bool, weights_path: str | None =
         mean, std, source = IMAGENET_MEAN, IMAGENET_STD, "torchvision"
     else:
         net = build_timm(name, pretrained, num_classes=0)
-        feat_dim = int(net.num_features)
+        # Models with a pre-logits layer (MobileNetV3, ...) output head_hidden_size, not num_features.
+        feat_dim = int(getattr(net, "head_hidden_size", None) or net.num_features)
         (mean, std), source = timm_mean_std(net), "timm"
     if weights_path:
         load_local_weights(net, weights_path)
