@@ -7,7 +7,9 @@ already-cropped face that fills the frame leaves a sliding-window detector no co
 it), then larger and larger upscales up to `max_upscale` (2 = dlib's `upsample 1` on the full
 frame, the DeepfakeBench reference setting), which catch small faces. The pass that last found a
 face in this video is tried first on the next frame, so a video of small faces does not pay for
-the failing coarse pass every time.
+the failing coarse pass every time. When the subject being tracked is known (`near`), a pass that
+finds only other faces (a bigger face entering) does not end the search: the finer passes run too,
+so the smaller tracked face is still among the candidates.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from dfdetect.detectors.base import FaceBox, FaceDetector
+from dfdetect.extraction.tracking import continues
 
 PAD_FRACTION = 0.3
 
@@ -91,7 +94,7 @@ class CoarseToFineDetector:
         code = cv2.COLOR_BGR2GRAY if self.grey else cv2.COLOR_BGR2RGB
         return cv2.cvtColor(frame_bgr, code)
 
-    def detect(self, frames_bgr: Sequence[np.ndarray]) -> list[list[FaceBox]]:
+    def detect(self, frames_bgr: Sequence[np.ndarray], near: FaceBox | None = None) -> list[list[FaceBox]]:
         """Faces per frame in source pixels; an empty list where every pass failed."""
         results: list[list[FaceBox]] = [[] for _ in frames_bgr]
         if not frames_bgr:
@@ -113,9 +116,10 @@ class CoarseToFineDetector:
             for i, (_, offset), boxes in zip(todo, prepared, found):
                 mapped = [b for b in (_map_back(b, p, offset, height, width) for b in boxes) if b is not None]
                 if mapped:
-                    results[i] = mapped
+                    results[i] += [b for b in mapped if all(b.iou(o) < 0.5 for o in results[i])]
                     self._preferred = p
-                else:
-                    still.append(i)
+                    if near is None or any(continues(b, near) for b in results[i]):
+                        continue
+                still.append(i)
             todo = still
         return results

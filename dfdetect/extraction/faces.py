@@ -124,7 +124,7 @@ def _extract(info, options: ExtractOptions, finder: CoarseToFineDetector, record
 
     def flush() -> None:
         nonlocal last
-        found = finder.detect([f for _, f in batch])
+        found = finder.detect([f for _, f in batch], near=last[1] if last else None)
         for (index, frame), candidates in zip(batch, found):
             position = len(records)
             records.append(FrameRecord(index=index, n_candidates=len(candidates)))

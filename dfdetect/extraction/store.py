@@ -30,13 +30,16 @@ def part_name(index: int, count: int) -> str:
     return f"manifest.part-{index}-of-{count}.csv"
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+_file_mode: list[int] = []
 
 
-_FILE_MODE = 0o666 & ~_umask()
+def _default_file_mode() -> int:
+    """0666 minus the umask (read once, on first write, not at import)."""
+    if not _file_mode:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        _file_mode.append(0o666 & ~mask)
+    return _file_mode[0]
 
 
 def _atomic_write_bytes(path: Path, write) -> None:
@@ -44,7 +47,7 @@ def _atomic_write_bytes(path: Path, write) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
-        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; outputs should be as readable as any file
+        os.chmod(tmp, _default_file_mode())  # mkstemp makes 0600; outputs should be as readable as any file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -13,6 +13,14 @@ MIN_TRACK_IOU = 0.1
 MAX_TRACK_JUMP = 1.5
 
 
+def continues(box: FaceBox, previous: FaceBox) -> bool:
+    """Whether `box` plausibly is the same face as `previous` (overlap or a short jump)."""
+    if box.iou(previous) >= MIN_TRACK_IOU:
+        return True
+    (cx, cy), (px, py) = box.center, previous.center
+    return float(np.hypot(cx - px, cy - py)) / max(previous.width, previous.height, 1.0) <= MAX_TRACK_JUMP
+
+
 def choose_face(candidates: list[FaceBox], previous: FaceBox | None) -> FaceBox:
     """The main subject: the largest face on the first detection, then the face that best
     continues the previous box (highest IoU, else nearest centre), so that a second person in
