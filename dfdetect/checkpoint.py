@@ -93,11 +93,13 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        reason = str(exc).strip().splitlines()
-        detail = next((line for line in reason if "Unsupported global" in line or "GLOBAL" in line), "")
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        blocked = next((line for line in lines if "GLOBAL" in line or "Unsupported global" in line), None)
+        if blocked is None:
+            raise DfdetectError(f"{p}: not a readable checkpoint ({lines[-2] if len(lines) > 1 else lines[0]})") from None
         raise DfdetectError(
-            f"{p}: refused: the file holds pickled objects/code, not plain tensors "
-            f"({detail.strip() or 'weights_only load failed'}); only load checkpoints you trust as tensors"
+            f"{p}: refused: it holds pickled objects that would run code on loading ({blocked.rstrip('.')}); "
+            "dfdetect loads tensors and plain data only"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
         if isinstance(exc, (FileNotFoundError, PermissionError)):
