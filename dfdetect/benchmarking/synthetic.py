@@ -13,7 +13,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 from dfdetect import console
 from dfdetect.errors import UsageError
@@ -30,6 +30,7 @@ class SyntheticOptions:
     crop_size: int = 64
     difficulty: float = 0.75
     repeats: int = 3
+    workers: int = 2
     seed: int = 0
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -53,7 +54,7 @@ def plan_counts(test_ratios: Sequence[str], n_real: int | None, n_fake: int | No
 
 def build_synthetic_splits(out_dir: Path, options: SyntheticOptions) -> Path:
     """Write OUT/videos (mp4), OUT/data (manifest + faces), OUT/splits; return the splits folder."""
-    from dfdetect.extraction import ExtractOptions, run_extraction
+    from dfdetect.extraction import ExtractOptions, inputs_from_csv, run_extraction
     from dfdetect.splitting import make_splits
     from dfdetect.synth import make_dataset
 
@@ -74,7 +75,7 @@ def build_synthetic_splits(out_dir: Path, options: SyntheticOptions) -> Path:
 
     start = time.perf_counter()
     extract_opts = ExtractOptions(detector="dlib", frames=options.frames, size=options.crop_size)
-    run_extraction([csv_path], data, extract_opts, **_extraction_kwargs())
+    run_extraction(inputs_from_csv(csv_path), data, extract_opts, workers=options.workers)
     options.timings["extract"] = time.perf_counter() - start
     console.info(f"extracted faces in {options.timings['extract']:.1f}s")
 
@@ -88,8 +89,3 @@ def build_synthetic_splits(out_dir: Path, options: SyntheticOptions) -> Path:
     for warning in getattr(summary, "warnings", []) or []:
         console.info(f"split: {warning}")
     return splits
-
-
-def _extraction_kwargs() -> dict[str, Any]:
-    """run_extraction's optional arguments that exist in this version (quiet progress etc.)."""
-    return {}

@@ -25,14 +25,16 @@ def command(
         "--data", help="A split folder from `dfdetect split`.", show_default="built-in synthetic dataset")] = None,
     models: Annotated[str, typer.Option("--models", help="Comma-separated model names (see `dfdetect models`).")] = "dual,cnn,meso4,xception",
     losses: Annotated[str, typer.Option("--losses", help="Comma-separated loss names.")] = "bce,auc",
-    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs per model × loss.")] = 4,
-    frames: Annotated[int, typer.Option("--frames", min=1, help="Frames per clip (synthetic data) and per model input.")] = 8,
-    img_size: Annotated[int, typer.Option("--img-size", min=16, help="Face crop / model input side in pixels.")] = 64,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs per model × loss.")] = 3,
+    frames: Annotated[int, typer.Option("--frames", min=1, help="Frames per clip (synthetic data) and per model input.")] = 4,
+    img_size: Annotated[int, typer.Option("--img-size", min=16, help="Face crop / model input side in pixels.")] = 32,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Videos per training batch.")] = 8,
     test_ratios: Annotated[str, typer.Option("--test-ratios", help="Test fake:real ratios (synthetic data).")] = "1:1,1:10,1:20,1:30,1:100,1:200",
     train_ratio: Annotated[str, typer.Option("--train-ratio", help="Imbalanced training fake:real ratio (synthetic data).")] = "1:4",
     repeats: Annotated[int, typer.Option("--repeats", min=1, help="Test draws per ratio (synthetic data), reported as mean ± std.")] = 3,
     difficulty: Annotated[float, typer.Option("--difficulty", min=0.0, max=1.0, help="Synthetic fake subtlety: 0 easy, 1 hard.")] = 0.75,
+    n_real: Annotated[Optional[int], typer.Option("--n-real", min=3, help="Synthetic real clips.", show_default="enough for the widest ratio")] = None,
+    n_fake: Annotated[Optional[int], typer.Option("--n-fake", min=3, help="Synthetic fake clips.", show_default="a quarter of --n-real")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Output folder.", show_default="runs/benchmark/<timestamp>")] = None,
     speed: Annotated[bool, typer.Option("--speed", help="Measure extraction and model inference frames/s instead.")] = False,
     device: DeviceOption = "auto",
@@ -69,7 +71,7 @@ def command(
     options = BenchmarkOptions(
         models=model_names, losses=_names(losses, "--losses"), data=data, out=out, epochs=epochs,
         frames=frames, img_size=img_size, batch_size=batch_size, test_ratios=ratios, train_ratio=train_ratio,
-        difficulty=difficulty, repeats=repeats, device=device, seed=seed,
+        difficulty=difficulty, repeats=repeats, n_real=n_real, n_fake=n_fake, device=device, seed=seed,
     )
     result = run_benchmark(options)
     console.stdout.print(benchmark_table(result.summary))
@@ -77,5 +79,7 @@ def command(
     console.info(f"done in {total:.0f}s · results: {result.out_dir / 'results.csv'} · plots: "
                  + ", ".join(str(p) for p in result.plots))
     if result.runs:
-        first = next(iter(result.runs.values()))
-        console.info(f"try a model: dfdetect predict {result.splits_dir.parent / 'videos'} --checkpoint {first}")
+        best = max(result.runs, key=lambda k: result.test_auc.get(k) or 0.0)
+        videos = result.out_dir / "videos"
+        target = videos / "fake" if videos.is_dir() else Path("VIDEO.mp4")
+        console.info(f"try the best model: dfdetect predict {target} --checkpoint {result.runs[best]}")

@@ -1,0 +1,82 @@
+"""`dfdetect benchmark`: a miniature run end to end (two models, one ratio, one epoch), a re-run
+on its split folder with the same seed, and the speed mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from dfdetect.cli import app
+
+ENV = {"COLUMNS": "200"}
+TINY = ["--epochs", "1", "--frames", "4", "--img-size", "32", "--test-ratios", "1:2", "--repeats", "2",
+        "--n-real", "18", "--n-fake", "8", "--device", "cpu", "--seed", "3"]
+
+
+@pytest.fixture(scope="module")
+def mini(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("bench") / "out"
+    r = CliRunner().invoke(app, ["benchmark", "--models", "meso4,dual", "--losses", "auc", "--out", str(out), *TINY],
+                           env=ENV)
+    return {"out": out, "result": r}
+
+
+def test_miniature_benchmark_end_to_end(mini: dict) -> None:
+    r, out = mini["result"], mini["out"]
+    assert r.exit_code == 0, r.output
+    # the table: one row per model × loss, one column per test set
+    assert "meso4" in r.stdout and "dual" in r.stdout and "1:2" in r.stdout and "test (natural)" in r.stdout
+    assert "dfdetect predict" in r.stderr
+    # generated, extracted and split on the way
+    assert len(list((out / "videos" / "real").glob("*.mp4"))) == 18
+    manifest = pd.read_csv(out / "data" / "manifest.csv")
+    assert len(manifest) == 26 and (manifest["status"] == "ok").mean() > 0.9
+    assert (out / "splits" / "test_1to2_r0.csv").is_file() and (out / "splits" / "test_1to2_r1.csv").is_file()
+    # results: one row per model × loss × test set, AUCs in [0, 1]
+    res = pd.read_csv(out / "results.csv")
+    assert set(res["model"]) == {"meso4", "dual"} and set(res["loss"]) == {"auc"}
+    assert set(res["set"]) == {"test", "test_1to2_r0", "test_1to2_r1"}
+    assert res["auc"].between(0, 1).all()
+    summary = pd.read_csv(out / "summary.csv")
+    assert set(summary["set"]) == {"test", "test_1to2"}
+    # checkpoints kept for `dfdetect predict`, plots written
+    for combo in ("meso4-auc", "dual-auc"):
+        assert (out / "runs" / combo / "best.ckpt").is_file()
+    for png in ("auc_vs_ratio.png", "roc_test.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_same_seed_same_results_on_a_split_folder(mini: dict, tmp_path: Path) -> None:
+    assert mini["result"].exit_code == 0
+    out = tmp_path / "again"
+    r = CliRunner().invoke(app, ["benchmark", "--data", str(mini["out"] / "splits"), "--models", "meso4",
+                                 "--losses", "auc", "--out", str(out), *TINY], env=ENV)
+    assert r.exit_code == 0, r.output
+    first = pd.read_csv(mini["out"] / "results.csv")
+    again = pd.read_csv(out / "results.csv")
+    first = first[first["model"] == "meso4"].set_index("set")["auc"]
+    assert again.set_index("set")["auc"].to_dict() == pytest.approx(first.to_dict())
+    assert not (out / "videos").exists()  # --data skips generation
+
+
+def test_benchmark_usage_errors(tmp_path: Path) -> None:
+    r = CliRunner().invoke(app, ["benchmark", "--models", "dula", "--out", str(tmp_path / "x")], env=ENV)
+    assert r.exit_code == 2 and "did you mean 'dual'" in r.stderr
+    r = CliRunner().invoke(app, ["benchmark", "--test-ratios", "1-10", "--out", str(tmp_path / "y")], env=ENV)
+    assert r.exit_code == 2
+    r = CliRunner().invoke(app, ["benchmark", "--data", str(tmp_path), "--out", str(tmp_path / "z")], env=ENV)
+    assert r.exit_code == 1 and "train.csv" in r.stderr
+
+
+def test_speed_mode_table() -> None:
+    from dfdetect.benchmarking import SpeedOptions, run_speed
+
+    rows = run_speed(SpeedOptions(detectors=["dlib"], models=["meso4"], device="cpu", frames=2, repeats=1,
+                                  clip_size=128))
+    by_stage = {r["stage"]: r for r in rows}
+    assert by_stage["extract"]["name"] == "dlib" and by_stage["extract"]["frames_per_s"] > 0
+    assert by_stage["model"]["name"] == "meso4" and by_stage["model"]["frames_per_s"] > 0
+    assert by_stage["model"]["input"].endswith("x256x256")  # the model's own input size
