@@ -6,7 +6,6 @@ import math
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from click.core import ParameterSource
 
 from dfdetect import console
 from dfdetect.commands._common import DeviceOption, SeedOption, handle_errors
@@ -80,7 +79,8 @@ def command(
         param_of = {"train_csv": "train_csv", "val_csv": "val"}
         given = {
             key: value for key, value in values.items()
-            if ctx.get_parameter_source(param_of.get(key, key)) not in (ParameterSource.DEFAULT, None)
+            if value is not None
+            and _given(ctx, param_of.get(key, key))
         }
         config = resume_config(resume, given)
     else:
@@ -88,6 +88,13 @@ def command(
             raise UsageError("missing TRAIN_CSV (or --resume RUN to continue a run)")
         config = TrainConfig(**values)
     render(train(config))
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Was this option typed on the command line (not a default)? Typer may vendor its own click,
+    so the source is compared by name."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and getattr(source, "name", "") not in ("DEFAULT", "DEFAULT_MAP")
 
 
 def render(result: "TrainResult") -> None:

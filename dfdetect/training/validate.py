@@ -61,6 +61,7 @@ def run_validation(
     dropped before the AUCs are computed."""
     import torch
 
+    was_training = model.training
     model.eval()
     loss_sum, n_batches = 0.0, 0
     indices: list[int] = []
@@ -82,7 +83,7 @@ def run_validation(
             if fp is not None:
                 fp_np, m_np = fp.cpu().numpy(), mask.cpu().numpy()
                 frame_rows += [row[m].tolist() for row, m in zip(fp_np, m_np)]
-    model.train()
+    model.train(was_training)
     shards = dist.all_gather_object((indices, video_scores, labels, frame_rows, loss_sum, n_batches))
     seen: dict[int, tuple[float, float, list[float]]] = {}
     total_loss, total_batches = 0.0, 0
