@@ -221,3 +221,17 @@ def test_synth_command_writes_a_dataset_and_prints_the_csv(tmp_path):
     bad = runner.invoke(app, ["synth", str(tmp_path / "bad"), "--size", "big"])
     assert bad.exit_code == 2 and "WIDTHxHEIGHT" in bad.output
     assert not (tmp_path / "bad").exists()
+
+
+def test_fake_blend_flickers_from_frame_to_frame(hog):
+    real = list(render_frames(identity_seed=9, blend_seed=None, n_frames=8, difficulty=0.3))
+    fake = list(render_frames(identity_seed=9, blend_seed=9, n_frames=8, difficulty=0.3))
+    # Signed mean colour change inside the face, per frame: the blend is not one fixed filter.
+    changes = []
+    for r, f in zip(real, fake):
+        box = _faces(hog, cv2.cvtColor(r, cv2.COLOR_RGB2BGR))[0]
+        inner = _face_mask(r.shape, box, 0.5)
+        changes.append((f.astype(np.float32) - r.astype(np.float32))[inner].mean(axis=0))
+    changes = np.array(changes)
+    assert np.abs(changes).mean() > 1.0
+    assert changes.std(axis=0).max() > 0.1 * np.abs(changes).mean()

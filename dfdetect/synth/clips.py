@@ -1,9 +1,9 @@
 """Render synthetic face clips (real or self-blended fake) to mp4 and whole labelled datasets.
 
 A clip is one identity (see portrait.py) filmed by a smoothly moving camera: pan, zoom, a small
-roll, a lighting gradient that drifts, sensor noise, then mp4v compression. A fake clip of the
-same seed has exactly the same frames except inside the face, which is self-blended per frame
-(see blend.py). Everything random is drawn from generators seeded by the arguments, so the same
+roll, a lighting gradient that drifts, sensor noise, a JPEG round trip per frame, then mp4v.
+A fake clip of the same seed has exactly the same frames except inside the face, which is
+self-blended per frame (see blend.py). Everything random is drawn from generators seeded by the arguments, so the same
 arguments give the same bytes.
 """
 
@@ -62,6 +62,7 @@ class CameraPath:
     light_freq: float
     light_phase: float
     noise_sigma: float
+    jpeg_quality: int  # the source footage's own compression, before the mp4 encode
 
     @classmethod
     def sample(cls, rng: np.random.Generator, width: int, height: int, face_px: float) -> "CameraPath":
@@ -89,6 +90,7 @@ class CameraPath:
             light_freq=float(rng.uniform(0.1, 0.5)),
             light_phase=float(rng.uniform(0, 2 * np.pi)),
             noise_sigma=float(rng.uniform(1.5, 4.0)),
+            jpeg_quality=int(rng.integers(70, 96)),
         )
 
     def pose(self, t: float) -> tuple[float, float, float, float]:
@@ -185,6 +187,11 @@ def render_frames(
         dy, dx = noise_rng.integers(0, margin, size=2)
         frame = cv2.add(frame, noise_up[dy : dy + height, dx : dx + width])
         frame = cv2.subtract(frame, noise_down[dy : dy + height, dx : dx + width])
+        # A JPEG round trip per frame: fakes are re-compressed footage, and compression strength
+        # varies across sources (like FF++ c23/c40), hiding the finest blending traces.
+        ok, encoded = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, path.jpeg_quality])
+        if ok:
+            frame = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
         yield frame
 
 
