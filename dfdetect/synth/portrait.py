@@ -67,6 +67,7 @@ class Identity:
     aspect: float  # horizontal stretch of the whole portrait (face width / height)
     size_jitter: float  # multiplies the face size in the frame
     background_seed: int
+    shape_seed: int  # a smooth warp of the face: eye spacing, jaw, nose differ a little
 
     @classmethod
     def sample(cls, rng: np.random.Generator) -> "Identity":
@@ -79,6 +80,7 @@ class Identity:
             aspect=float(rng.uniform(0.92, 1.08)),
             size_jitter=float(rng.uniform(0.9, 1.1)),
             background_seed=int(rng.integers(0, 2**31 - 1)),
+            shape_seed=int(rng.integers(0, 2**31 - 1)),
         )
 
 
@@ -101,6 +103,25 @@ def _recolor(rgb: np.ndarray, identity: Identity) -> np.ndarray:
     if identity.flip:
         out = np.ascontiguousarray(out[:, ::-1])
     return out
+
+
+def _reshape_face(rgb: np.ndarray, seed: int) -> np.ndarray:
+    """Warp the face by a smooth random displacement (up to ~4 % of its size), fading out away
+    from it, so identities differ in face geometry and not only in colour."""
+    rng = np.random.default_rng(seed)
+    height, width = rgb.shape[:2]
+    amplitude = 0.04 * FACE_SIDE
+    grid = rng.uniform(-1.0, 1.0, size=(2, 4, 4)).astype(np.float32) * amplitude
+    cx, cy = FACE_CENTER
+    x0, y0 = int(cx - FACE_SIDE * 0.75), int(cy - FACE_SIDE * 0.75)
+    side = int(FACE_SIDE * 1.5)
+    field = np.zeros((2, height, width), np.float32)
+    for axis in range(2):
+        patch = cv2.resize(grid[axis], (side, side), interpolation=cv2.INTER_CUBIC)
+        window = np.sin(np.linspace(0, np.pi, side, dtype=np.float32)) ** 2  # 0 at the patch edge
+        field[axis, y0 : y0 + side, x0 : x0 + side] = patch * window[:, None] * window[None, :]
+    map_y, map_x = np.mgrid[0:height, 0:width].astype(np.float32)
+    return cv2.remap(rgb, map_x + field[0], map_y + field[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
 def _background(height: int, width: int, seed: int) -> np.ndarray:
@@ -144,7 +165,7 @@ def build_canvas(identity: Identity, half_extent: float, scale: float = 1.0) -> 
 
     Canvas pixels are portrait pixels times `scale`; pre-shrinking for small frames keeps the
     per-frame warp cheap and free of aliasing."""
-    portrait = _recolor(load_portrait(), identity)
+    portrait = _recolor(_reshape_face(load_portrait(), identity.shape_seed), identity)
     if scale < 1.0:
         portrait = cv2.resize(portrait, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     else:
