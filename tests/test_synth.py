@@ -94,13 +94,16 @@ def _face_mask(shape, box, grow: float) -> np.ndarray:
 
 def test_fake_differs_from_its_real_inside_the_face_only(hog):
     seed = 5
-    real = list(render_frames(identity_seed=seed, blend_seed=None, n_frames=6, difficulty=0.5))
-    fake = list(render_frames(identity_seed=seed, blend_seed=seed, n_frames=6, difficulty=0.5))
+    common = dict(identity_seed=seed, n_frames=6, difficulty=0.5, width=384, height=384, face_scale=0.25)
+    real = list(render_frames(blend_seed=None, **common))
+    fake = list(render_frames(blend_seed=seed, **common))
     for r, f in zip(real, fake):
         box = _faces(hog, cv2.cvtColor(r, cv2.COLOR_RGB2BGR))[0]
         diff = np.abs(r.astype(np.int16) - f.astype(np.int16)).max(axis=2)
         inner = _face_mask(r.shape, box, 0.6)
-        outside = ~_face_mask(r.shape, box, 1.8)
+        # The mask's feather ends within ~1.6 face boxes; JPEG blocks (16 px) may carry it a bit further.
+        outside = ~_face_mask(r.shape, box, 2.0)
+        assert outside.mean() > 0.5
         assert diff[inner].mean() > 1.0  # the blend is there...
         assert diff[outside].max() == 0  # ...and nowhere else
 
