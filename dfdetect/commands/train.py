@@ -98,8 +98,11 @@ def _given(ctx: typer.Context, name: str) -> bool:
 
 
 def render(result: "TrainResult") -> None:
-    """Per-epoch metrics on stdout; where the run went on stderr."""
+    """Per-epoch metrics on stdout; where the run went on stderr (rank 0 only under torchrun)."""
     from rich.table import Table
+
+    if not result.main_process:
+        return
 
     def fmt(value: object) -> str:
         return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"

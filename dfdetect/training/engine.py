@@ -38,6 +38,7 @@ class TrainResult:
     selected_on: str  # "val_video_auc", "val_loss" or "train_loss"
     stopped_early: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)
+    main_process: bool = True  # False on DDP ranks other than 0, which render nothing
 
 
 def train(config: TrainConfig) -> TrainResult:
@@ -232,7 +233,9 @@ class _Trainer:
                     console.info(f"early stop: no improvement in {self.select_on} for {c.early_stop} epochs")
                 break
         auc = self.best_metric if self.select_on == "val_video_auc" else None
-        return TrainResult(self.run_dir, auc, self.best_epoch, len(self.history), self.select_on, stopped_early, self.history)
+        return TrainResult(
+            self.run_dir, auc, self.best_epoch, len(self.history), self.select_on, stopped_early, self.history, self.main
+        )
 
     def _prepare(self, batch: dict[str, Any]) -> tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]:
         from dfdetect.data import preprocess_batch
