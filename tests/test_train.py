@@ -90,18 +90,18 @@ def test_resume_after_a_kill_matches_the_uninterrupted_run(full_run, splits, tmp
     from dfdetect.training import engine
 
     out = tmp_path / "killed"
-    original = engine._Trainer._epoch
+    original = engine.Trainer._epoch
 
     def killed_in_epoch_two(self, epoch):
         if epoch == 2:
             raise KeyboardInterrupt  # the process dies after last.ckpt of epoch 1 was written
         return original(self, epoch)
 
-    monkeypatch.setattr(engine._Trainer, "_epoch", killed_in_epoch_two)
+    monkeypatch.setattr(engine.Trainer, "_epoch", killed_in_epoch_two)
     config = TrainConfig(str(splits[0]), str(splits[1]), epochs=2, schedule="cosine", out=str(out), **QUICK)
     with pytest.raises(KeyboardInterrupt):
         train(config)
-    monkeypatch.setattr(engine._Trainer, "_epoch", original)
+    monkeypatch.setattr(engine.Trainer, "_epoch", original)
     assert len(pd.read_csv(out / "metrics.csv")) == 1
 
     result = train(resume_config(out))
@@ -185,3 +185,25 @@ def test_run_folders_are_numbered_and_never_overwritten(tmp_path: Path) -> None:
     (project / "exp" / "config.json").write_text("{}")
     with pytest.raises(DfdetectError, match="already holds a training run; continue it with --resume"):
         prepare_run_dir(TrainConfig("x.csv", out=str(project / "exp")))
+
+
+def test_frame_level_model_trains_and_scores_videos_by_mean_frame_prob(splits, tmp_path: Path) -> None:
+    options = dict(QUICK, model="cnn", hidden=None, layers=None)
+    result = train(TrainConfig(str(splits[0]), str(splits[1]), epochs=1, loss="bce", out=str(tmp_path / "r"), **options))
+    row = result.history[0]
+    assert 0.0 <= row["val_video_auc"] <= 1.0 and 0.0 <= row["val_frame_auc"] <= 1.0
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["level"] == "frame"
+
+
+def test_init_from_loads_a_checkpoint_into_a_fresh_model(full_run) -> None:
+    from dfdetect.checkpoint import init_weights_from
+    from dfdetect.models import create_model
+
+    config = json.loads((full_run.run_dir / "config.json").read_text())
+    model = create_model("dual", **config["model_options"])
+    assert "dfdetect checkpoint" in init_weights_from(model, full_run.run_dir)
+    best = read_checkpoint(full_run.run_dir / "best.ckpt")["state_dict"]
+    assert all(torch.equal(v, best[k]) for k, v in model.state_dict().items())
+    wrong = create_model("dual", **dict(config["model_options"], hidden=4))
+    with pytest.raises(DfdetectError, match="weights do not fit the model"):
+        init_weights_from(wrong, full_run.run_dir)

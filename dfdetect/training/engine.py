@@ -54,7 +54,7 @@ def train(config: TrainConfig) -> TrainResult:
 
             device = torch.device("cuda", dist.local_rank)
             torch.cuda.set_device(device)
-        return _Trainer(config, device, dist).run()
+        return Trainer(config, device, dist).run()
     finally:
         dist.close()
 
@@ -70,7 +70,7 @@ def _loss_options(config: TrainConfig) -> dict[str, Any]:
     return {k: v for k, v in wanted.items() if k in accepted and v is not None}
 
 
-class _Trainer:
+class Trainer:
     def __init__(self, config: TrainConfig, device: "torch.device", dist: DistContext) -> None:
         self.config, self.device, self.dist = config, device, dist
         self.main = dist.is_main
@@ -179,7 +179,9 @@ class _Trainer:
         }
 
     # ---------------------------------------------------------------- loop
-    def run(self) -> TrainResult:
+    def setup(self) -> int:
+        """Build the run folder, model, data, loss and optimiser; restore state on resume.
+        Returns the first epoch to run. (benchmarks/train_speed.py drives `_step` after this.)"""
         import torch
 
         from dfdetect.device import seed_everything
@@ -218,6 +220,11 @@ class _Trainer:
                 + (f", {self.dist.world_size} processes" if self.dist.enabled else "")
                 + f" -> {self.run_dir}"
             )
+        return start_epoch
+
+    def run(self) -> TrainResult:
+        c = self.config
+        start_epoch = self.setup()
         stopped_early = False
         epoch = start_epoch - 1
         for epoch in range(start_epoch, c.epochs + 1):

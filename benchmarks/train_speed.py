@@ -1,0 +1,234 @@
+"""Training throughput (frames/s) of `dual` (ResNet-50 + GRU) at 64x64, T=32, B=2 on CPU.
+
+Three pipelines, measured in the same run, each the median over several training steps:
+  ours  - the real path: FaceStackDataset (mmap'd .npy stacks, uint8, cv2 resize in the worker)
+          -> DataLoader workers -> Trainer._step (preprocess_batch, batched backbone, Adam step);
+          a step's time includes waiting for its batch.
+  bare  - the same forward + backward + Adam step on a float batch already in memory.
+  seed  - the seed's style: every frame read from its own PNG per item with PIL + torchvision
+          transforms, float tensors through the DataLoader, the backbone called in a Python
+          loop over time.
+Targets: ours >= 0.8 x bare, ours >= 3 x seed.
+
+    python benchmarks/train_speed.py [--iters 5] [--seed-iters 3] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+B, T, IMG, STACK_SIZE, STACK_FRAMES = 2, 32, 64, 128, 48
+
+
+def make_data(root: Path, n_videos: int) -> Path:
+    """Face stacks at the extract default size (128) plus one PNG per frame for the seed pipeline."""
+    import cv2
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(n_videos):
+        vid = f"v{i:03d}"
+        stack = rng.integers(0, 256, size=(STACK_FRAMES, STACK_SIZE, STACK_SIZE, 3), dtype=np.uint8)
+        (root / "faces").mkdir(parents=True, exist_ok=True)
+        np.save(root / "faces" / f"{vid}.npy", stack)
+        (root / "png" / vid).mkdir(parents=True, exist_ok=True)
+        for t, frame in enumerate(stack):
+            cv2.imwrite(str(root / "png" / vid / f"{t:04d}.png"), frame[..., ::-1])
+        rows.append({"video_id": vid, "path": f"{vid}.mp4", "label": i % 2, "group": vid, "method": "", "dataset": "",
+                     "split": "", "frames": STACK_FRAMES, "faces": STACK_FRAMES, "faces_file": f"faces/{vid}.npy",
+                     "status": "ok", "error": ""})
+    csv = root / "train.csv"
+    pd.DataFrame(rows).to_csv(csv, index=False)
+    return csv
+
+
+def frames_per_s(times: list[float]) -> float:
+    return B * T / statistics.median(times)
+
+
+def timed_steps(step, batches, iters: int, warmup: int = 1) -> list[float]:
+    """Time `iters` steps (after `warmup`), each from the end of the previous step: data waits count."""
+    it = iter(batches)
+    for _ in range(warmup):
+        step(next(it))
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        step(next(it))
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def bench_ours(csv: Path, run_dir: Path, iters: int, workers: int):
+    """The engine's real step through Dataset + DataLoader; returns (times, trainer)."""
+    import torch
+
+    from dfdetect.training.config import TrainConfig
+    from dfdetect.training.distributed import DistContext
+    from dfdetect.training.engine import Trainer
+
+    config = TrainConfig(
+        str(csv), None, model="dual", backbone="resnet50", frames=T, img_size=IMG, batch_size=B, workers=workers,
+        pretrained=False, device="cpu", out=str(run_dir), augment=["flip", "color"],
+    )
+    trainer = Trainer(config, torch.device("cpu"), DistContext())
+    trainer.setup()
+    trainer.model.train()
+
+    def batches():
+        epoch = 1
+        while True:
+            trainer.train_sampler.set_epoch(epoch)
+            yield from trainer.train_loader
+            epoch += 1
+
+    return timed_steps(lambda b: trainer._step(b, 1), batches(), iters), trainer
+
+
+def bench_bare(trainer, iters: int, channels_last: bool) -> list[float]:
+    """Forward + backward + Adam step on a float batch already in memory (no data loading)."""
+    import torch
+
+    from dfdetect.data import preprocess_batch
+
+    model = trainer.model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    frames = torch.randint(0, 256, (B, T, IMG, IMG, 3), dtype=torch.uint8)
+    x = preprocess_batch(frames, IMG, trainer.mean, trainer.std, "cpu")
+    y, mask = torch.tensor([0.0, 1.0]), torch.ones(B, T, dtype=torch.bool)
+
+    def step(_):
+        loss, _ = trainer.loss_fn(model(x), y, mask)
+        trainer.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        trainer.optimizer.step()
+
+    out = timed_steps(step, iter(lambda: 0, 1), iters)
+    model.to(memory_format=torch.contiguous_format)
+    return out
+
+
+class SeedStyleDataset:
+    """One PNG per frame, opened with PIL and transformed frame by frame into float tensors."""
+
+    def __init__(self, root: Path, videos: list[str]) -> None:
+        from torchvision import transforms
+
+        self.root, self.videos = root, videos
+        self.transform = transforms.Compose([
+            transforms.Resize((IMG, IMG)), transforms.ToTensor(),
+            transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+        ])
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def __getitem__(self, i: int):
+        import torch
+        from PIL import Image
+
+        folder = self.root / "png" / self.videos[i]
+        files = sorted(folder.glob("*.png"))[:T]
+        clip = torch.stack([self.transform(Image.open(f).convert("RGB")) for f in files])
+        return clip, torch.tensor(float(i % 2))
+
+
+def bench_seed(root: Path, trainer, iters: int, workers: int) -> list[float]:
+    import torch
+    from torch.utils.data import DataLoader
+
+    model = trainer.bare_model.to(memory_format=torch.contiguous_format)
+    videos = sorted(p.name for p in (root / "png").iterdir())
+    loader = DataLoader(SeedStyleDataset(root, videos), batch_size=B, shuffle=True, num_workers=workers,
+                        persistent_workers=workers > 0)
+    mask = torch.ones(B, T, dtype=torch.bool)
+
+    def batches():
+        while True:
+            yield from loader
+
+    def step(batch):
+        x, y = batch
+        feats = torch.stack([model.backbone(x[:, t]) for t in range(x.shape[1])], dim=1)  # a loop over time
+        loss, _ = trainer.loss_fn(model.forward_head(feats), y, mask)
+        trainer.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        trainer.optimizer.step()
+
+    return timed_steps(step, batches(), iters)
+
+
+def bench_resize(csv: Path, repeats: int = 20) -> tuple[float, float]:
+    """ms per batch to resize 128->64: cv2 per frame in the worker vs F.interpolate batched."""
+    import torch
+
+    from dfdetect.data import preprocess_batch, read_stack, resize_clip
+
+    stack = np.asarray(read_stack(csv.parent / "faces" / "v000.npy")[:T])
+    batch = torch.from_numpy(np.stack([stack] * B))
+    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+
+    def cv2_path():
+        small = torch.from_numpy(np.stack([resize_clip(stack, IMG) for _ in range(B)]))
+        preprocess_batch(small, IMG, mean, std)
+
+    def torch_path():
+        preprocess_batch(batch, IMG, mean, std)
+
+    result = []
+    for fn in (cv2_path, torch_path):
+        fn()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        result.append(1000 * statistics.median(times))
+    return result[0], result[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--iters", type=int, default=5, help="timed steps for ours and bare (median)")
+    parser.add_argument("--seed-iters", type=int, default=3, help="timed steps for the (slow) seed pipeline")
+    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers (both pipelines)")
+    parser.add_argument("--skip-seed", action="store_true")
+    args = parser.parse_args()
+
+    import torch
+
+    from dfdetect import console
+
+    console.configure(quiet=True)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, dual resnet50 {IMG}x{IMG} T={T} B={B}, CPU fp32")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        csv = make_data(root, n_videos=8)  # the loaders cycle over epochs
+        cv2_ms, torch_ms = bench_resize(csv)
+        print(f"resize 128->64 per batch: cv2 in worker {cv2_ms:.1f} ms, F.interpolate batched {torch_ms:.1f} ms")
+        ours, trainer = bench_ours(csv, root / "run", args.iters, args.workers)
+        bare = bench_bare(trainer, args.iters, channels_last=False)
+        bare_cl = bench_bare(trainer, args.iters, channels_last=True)
+        rows = [("ours (Dataset+DataLoader+engine step)", ours), ("bare step, tensors in memory", bare),
+                ("bare step, channels_last", bare_cl)]
+        if not args.skip_seed:
+            rows.append(("seed-style (PNG per frame, loop over T)", bench_seed(root, trainer, args.seed_iters, args.workers)))
+    for name, times in rows:
+        print(f"{name:42s} {frames_per_s(times):8.2f} frames/s  (median step {statistics.median(times):.2f} s of {len(times)})")
+    print(f"ours / bare = {frames_per_s(ours) / frames_per_s(bare):.2f}  (target >= 0.8)")
+    if not args.skip_seed:
+        print(f"ours / seed = {frames_per_s(ours) / frames_per_s(rows[-1][1]):.2f}  (target >= 3)")
+
+
+if __name__ == "__main__":
+    main()
