@@ -57,9 +57,20 @@ def test_main_subject_is_kept_when_a_second_face_grows_larger(tmp_path, detector
     clip = write_frames(tmp_path / "two.mp4", frames)
     result = extract_faces(clip, ExtractOptions(frames=None, size=32), detector)
     assert result.status == "ok" and result.n_faces == 6
-    assert max(f.n_candidates for f in result.frames[3:]) == 2  # B was seen, and not taken
     centres = [(f.box[0] + f.box[2]) / 2 for f in result.frames]
     assert all(c < 180 for c in centres), centres
+
+
+def test_a_bigger_face_does_not_stop_the_search_for_the_tracked_one(detector):
+    frame = canvas(360, 240)
+    paste(frame, face_patch(46)[0], 10, 40)  # A: too small for the first pass (HOG needs ~80 px)
+    paste(frame, face_patch(100)[0], 190, 30)
+    finder = CoarseToFineDetector(detector, 640, 2.0, track_window=False)
+    only_b = finder.detect([frame])[0]
+    assert len(only_b) == 1 and only_b[0].x1 > 180  # untracked: the first pass that finds a face wins
+    tracked_a = FaceBox(25, 55, 75, 105)
+    both = finder.detect([frame], near=tracked_a)[0]
+    assert len(both) == 2 and choose_face(both, tracked_a).x1 < 180
 
 
 def test_choose_face_largest_first_then_nearest_then_new_track():
@@ -144,3 +155,11 @@ def test_coarse_to_fine_detector_remembers_the_pass_that_worked(detector):
     first = finder.passes_run
     assert finder.detect([frame])[0]
     assert finder.passes_run - first == 1  # the second frame starts at the pass that found the face
+
+
+def test_tracked_face_is_found_in_a_window_around_the_last_box(detector):
+    frame, box = face_frame(1280, 720, 60, 600, 300)
+    finder = CoarseToFineDetector(detector, 640, 2.0)
+    found = finder.detect([frame], near=FaceBox(*box))[0]
+    assert finder.roi_hits == 1 and finder.passes_run == 1  # no full-frame pass was needed
+    assert FaceBox(*box).iou(found[0]) > 0.4

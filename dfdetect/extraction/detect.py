@@ -7,7 +7,8 @@ already-cropped face that fills the frame leaves a sliding-window detector no co
 it), then larger and larger upscales up to `max_upscale` (2 = dlib's `upsample 1` on the full
 frame, the DeepfakeBench reference setting), which catch small faces. The pass that last found a
 face in this video is tried first on the next frame, so a video of small faces does not pay for
-the failing coarse pass every time. When the subject being tracked is known (`near`), a pass that
+the failing coarse pass every time. Frames after a detection are searched first in a window
+around the tracked face (see ROI_FACTOR); the full passes run only when it is not there. When the subject being tracked is known (`near`), a pass that
 finds only other faces (a bigger face entering) does not end the search: the finer passes run too,
 so the smaller tracked face is still among the candidates.
 """
@@ -23,6 +24,12 @@ from dfdetect.detectors.base import FaceBox, FaceDetector
 from dfdetect.extraction.tracking import continues
 
 PAD_FRACTION = 0.3
+# Tracking window: once a face is known, the next frame is first searched only in a square of
+# ROI_FACTOR x its size around it, scaled so the face is about ROI_FACE_PX (dlib's HOG window is
+# 80 px). That is a few times fewer pixels than the whole downscaled frame, and small faces in
+# large frames are found without upscaling the whole frame.
+ROI_FACTOR = 2.5
+ROI_FACE_PX = 110.0
 
 
 @dataclass(frozen=True)
@@ -75,8 +82,10 @@ class CoarseToFineDetector:
     """Wraps any FaceDetector with the pass plan above. Make one per video (it remembers which
     pass worked), or call `reset()` between videos."""
 
-    def __init__(self, detector: FaceDetector, detect_size: int = 640, max_upscale: float = 2.0) -> None:
+    def __init__(self, detector: FaceDetector, detect_size: int = 640, max_upscale: float = 2.0,
+                 track_window: bool = True) -> None:
         self.detector = detector
+        self.track_window = track_window
         self.detect_size = int(detect_size)
         self.max_upscale = float(max_upscale)
         # dlib HOG works on intensity: a grey frame is a third of the work with the same boxes.
@@ -84,6 +93,7 @@ class CoarseToFineDetector:
         self.batch_size = 8 if getattr(detector, "batched", False) else 1
         self._preferred: Pass | None = None
         self.passes_run = 0
+        self.roi_hits = 0
 
     def reset(self) -> None:
         self._preferred = None
@@ -99,13 +109,15 @@ class CoarseToFineDetector:
         results: list[list[FaceBox]] = [[] for _ in frames_bgr]
         if not frames_bgr:
             return results
-        images = [self._input(f) for f in frames_bgr]
-        height, width = images[0].shape[:2]
+        height, width = frames_bgr[0].shape[:2]
         plan = plan_passes(height, width, self.detect_size, self.max_upscale)
         if self._preferred in plan:
             plan.remove(self._preferred)
             plan.insert(0, self._preferred)
-        todo = list(range(len(images)))
+        todo = list(range(len(frames_bgr)))
+        if near is not None and self.track_window and self.batch_size == 1:
+            todo = [i for i in todo if not self._search_near(frames_bgr[i], near, results, i)]
+        images = {i: self._input(frames_bgr[i]) for i in todo}  # colour-converted only when needed
         for p in plan:
             if not todo:
                 break
@@ -123,3 +135,28 @@ class CoarseToFineDetector:
                 still.append(i)
             todo = still
         return results
+
+    def _search_near(self, frame_bgr: np.ndarray, near: FaceBox, results: list[list[FaceBox]], i: int) -> bool:
+        """Look for the tracked face in a window around its last box; True when found there."""
+        import cv2
+
+        height, width = frame_bgr.shape[:2]
+        face = max(near.width, near.height, 1.0)
+        scale = min(ROI_FACE_PX / face, self.max_upscale)
+        half = ROI_FACTOR * face / 2.0
+        cx, cy = near.center
+        x1, y1 = int(max(0, cx - half)), int(max(0, cy - half))
+        x2, y2 = int(min(width, cx + half)), int(min(height, cy + half))
+        if x2 - x1 < 16 or y2 - y1 < 16:
+            return False
+        interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+        window = self._input(cv2.resize(frame_bgr[y1:y2, x1:x2], None, fx=scale, fy=scale, interpolation=interp))
+        self.passes_run += 1
+        boxes = self.detector.detect_batch([window])[0]
+        mapped = [FaceBox(x1 + b.x1 / scale, y1 + b.y1 / scale, x1 + b.x2 / scale, y1 + b.y2 / scale, b.score)
+                  for b in boxes]
+        if any(continues(b, near) for b in mapped):
+            results[i] = mapped
+            self.roi_hits += 1
+            return True
+        return False
