@@ -45,6 +45,7 @@ def test_manifest_contract(tmp_path, videos):
     ok = df[df["status"] == "ok"]
     assert (ok["frames"].astype(int) == 4).all() and (ok["faces"].astype(int) == 4).all()
     assert (ok["error"] == "").all() and (ok["group"] == ok["video_id"]).all()
+    assert set(df["size"]) == {"32"} and set(df["scale"]) == {"1.3"} and set(df["detector"]) == {"dlib"}
     for rel in ok["faces_file"]:
         assert not Path(rel).is_absolute()
         stack = np.load(resolve_faces_path(csv, rel), mmap_mode="r")

@@ -119,6 +119,8 @@ def process_video(item: VideoInput, out_dir: Path, options: ExtractOptions, dete
         "faces_file": f"faces/{item.video_id}.npy" if status == STATUS_OK else "",
         "sidecar": f"faces/{item.video_id}.json" if status != STATUS_ERROR else "",
         "detector": options.detector,
+        "scale": f"{options.scale:g}",
+        "size": str(options.size),
     })
     return row
 

@@ -23,7 +23,9 @@ from dfdetect.manifest import MANIFEST_COLUMNS, STATUS_ERROR, STATUS_NO_FACE, ST
 MANIFEST_NAME = "manifest.csv"
 CONFIG_NAME = "extract_config.json"
 PART_RE = re.compile(r"^manifest\.part-(\d+)-of-(\d+)\.csv$")
-EXTRA_COLUMNS = ["source_frames", "fps", "width", "height", "detector", "sidecar"]
+# Beyond the contract: the source video's shape, and the settings that made the crops (train
+# records scale/size/detector in its checkpoint so that predict crops the same way).
+EXTRA_COLUMNS = ["source_frames", "fps", "width", "height", "detector", "scale", "size", "sidecar"]
 
 
 def part_name(index: int, count: int) -> str:
