@@ -72,6 +72,8 @@ def test_all_good_inputs_exit_zero_and_print_a_summary(tmp_path, zoo):
     (["--shard", "5/2"], "--shard"),
     (["--detector", "dlb"], "did you mean 'dlib'"),
     (["--scale", "0.5"], "--scale"),
+    (["--detector-model", "x.dat"], "takes no --detector-model"),
+    (["--detector-model", "x.dat", "--workers", "2"], "takes no --detector-model"),
 ])
 def test_bad_flags_are_usage_errors(tmp_path, zoo, args, message):
     result = runner.invoke(app, ["extract", str(zoo / "good.mp4"), "--out", str(tmp_path / "d"), *args])

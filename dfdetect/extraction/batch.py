@@ -207,11 +207,14 @@ def run_extraction(
                     summary.errors.append((row["video_id"], row["error"]))
                 progress.update(task, advance=1, status=f"ok {summary.ok}  no_face {summary.no_face}  error {summary.error}")
 
+            # Built here even for a pool: a bad --detector/--detector-model fails once, as a usage
+            # error, not once per video inside every worker.
+            detector = build_detector(options) if todo else None
             if workers == 1 or len(todo) <= 1:
-                detector = build_detector(options) if todo else None
                 for it in todo:
                     record(process_video(it, out, options, detector))
             else:
+                del detector
                 _run_pool(todo, out, options, workers, record)
     finally:
         manifest.flush()

@@ -120,7 +120,8 @@ def check_config(out_dir: Path, fingerprint: dict) -> None:
         except (json.JSONDecodeError, UnicodeDecodeError):
             old = None
         if isinstance(old, dict):
-            diff = [f"--{k.replace('_', '-')} {old.get(k)}" for k in fingerprint if old.get(k) != fingerprint[k]]
+            diff = [f"--{k.replace('_', '-')} {'all' if old.get(k) is None else old.get(k)}"
+                    for k in fingerprint if old.get(k) != fingerprint[k]]
             if diff:
                 raise DfdetectError(
                     f"{out_dir} was extracted with {', '.join(diff)}; use those settings or another --out"
