@@ -172,7 +172,10 @@ def render_frames(
         )
 
         if clip_params is not None and blend_rng is not None:
-            frame = _blend_face(frame, clip_params, blend_rng, difficulty, linear, (cx, cy), (ecx - fcx, ecy - fcy), s, identity.aspect, roll)
+            frame = _blend_face(
+                frame, clip_params, blend_rng, difficulty, linear, (cx, cy), (ecx - fcx, ecy - fcy), s,
+                identity.aspect, roll,
+            )
 
         # Lighting: a global gain and a gradient whose direction turns slowly.
         phase = 2 * np.pi * path.light_freq * t + path.light_phase
