@@ -17,13 +17,14 @@ class ReferenceNet(nn.Module):
     """The public code's layout: children of a torchvision ResNet as nn.Sequential, nn.GRU,
     fc_cnn on every GRU step, fc_rnn on the 16x16-pooled sequence; sigmoid = P(real)."""
 
-    def __init__(self, arch: str = "resnet50", hidden: int = 256, layers: int = 3) -> None:
+    def __init__(self, arch: str = "resnet50", hidden: int = 256, layers: int = 3, frame_on: str = "rnn") -> None:
         super().__init__()
         resnet = getattr(torchvision.models, arch)(weights=None)
         feat = resnet.fc.in_features
         self.cnn = nn.Sequential(*list(resnet.children())[:-1])
         self.rnn = nn.GRU(feat, hidden, layers, batch_first=True)
-        self.fc_cnn = nn.Linear(hidden, 1)
+        self.frame_on = frame_on
+        self.fc_cnn = nn.Linear(hidden if frame_on == "rnn" else feat, 1)
         self.fc_rnn = nn.Linear(256, 1)
         self.pool = nn.AdaptiveAvgPool2d((16, 16))
 
@@ -31,7 +32,7 @@ class ReferenceNet(nn.Module):
         b, t = x.shape[:2]
         feats = self.cnn(x.reshape(b * t, *x.shape[2:])).reshape(b, t, -1)
         seq, _ = self.rnn(feats)
-        p_real_frames = torch.sigmoid(self.fc_cnn(seq)).squeeze(-1)
+        p_real_frames = torch.sigmoid(self.fc_cnn(seq if self.frame_on == "rnn" else feats)).squeeze(-1)
         p_real_video = torch.sigmoid(self.fc_rnn(self.pool(seq).reshape(b, -1))).squeeze(-1)
         return p_real_video, p_real_frames
 
@@ -67,6 +68,19 @@ def test_reference_checkpoint_converts_and_flips(tmp_path, arch, prefix):
     assert torch.allclose(torch.sigmoid(out["video"]), 1 - p_real_video, atol=1e-5)
     assert torch.allclose(torch.sigmoid(out["frame"]), 1 - p_real_frames, atol=1e-5)
     assert not torch.allclose(p_real_video, torch.full_like(p_real_video, 0.5), atol=1e-4)
+
+
+def test_frame_head_on_cnn_features_is_recognised():
+    torch.manual_seed(0)
+    ref = ReferenceNet("resnet18", hidden=8, layers=1, frame_on="cnn").eval()
+    state, options = convert_reference_checkpoint({"model_state_dict": ref.state_dict()})
+    assert options["frame_source"] == "backbone"
+    ours = create_model("dual", **options).eval()
+    ours.load_state_dict(state, strict=True)
+    x = torch.randn(1, 2, 3, 32, 32)
+    with torch.no_grad():
+        _, p_real_frames = ref(x)
+        assert torch.allclose(torch.sigmoid(ours(x)["frame"]), 1 - p_real_frames, atol=1e-5)
 
 
 def test_paper_default_shapes_are_inferred():
