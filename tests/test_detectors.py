@@ -221,6 +221,18 @@ def test_mtcnn_batch_gives_the_same_boxes_as_one_frame_at_a_time(portrait):
             assert [c.x1, c.y1, c.x2, c.y2, c.score] == pytest.approx([a.x1, a.y1, a.x2, a.y2, a.score], abs=1e-3)
 
 
+def test_mtcnn_device_resize_path_gives_the_same_boxes(portrait):
+    """The accelerator path (pyramid by matmuls on the device) run on the CPU against cv2's."""
+    detector = create_detector("mtcnn", device="cpu")
+    expected = detector.detect(portrait)
+    detector.cv2_resize = False
+    got = detector.detect(portrait)
+    assert len(got) == len(expected) == 1
+    assert [got[0].x1, got[0].y1, got[0].x2, got[0].y2] == pytest.approx(
+        [expected[0].x1, expected[0].y1, expected[0].x2, expected[0].y2], abs=0.05
+    )
+
+
 def test_mtcnn_bad_weights_folder_is_a_one_line_error(tmp_path):
     with pytest.raises(DfdetectError, match="lacks pnet.lz4"):
         create_detector("mtcnn", device="cpu", model_path=str(tmp_path))

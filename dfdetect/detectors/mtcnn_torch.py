@@ -81,6 +81,8 @@ class MtcnnDetector(FaceDetector):
         # the CPU gains nothing from huge batches and would only pay their memory.
         default_pixels = 8_000_000 if self.device.type == "cpu" else 128_000_000
         self.max_batch_pixels = int(max_batch_pixels or default_pixels)
+        # Pyramid levels: cv2's INTER_AREA on the CPU (fast), exact-area matmuls on an accelerator.
+        self.cv2_resize = self.device.type == "cpu"
         self.pnet, self.rnet, self.onet = (net.to(self.device) for net in load_mtcnn_nets(model_path))
 
     # -- public -------------------------------------------------------------------------------
@@ -105,7 +107,7 @@ class MtcnnDetector(FaceDetector):
         if len(scales) == 0:
             return [[] for _ in frames]
         with torch.inference_mode():
-            if self.device.type == "cpu":
+            if self.cv2_resize:
                 normalized = [(f.astype(np.float32) - 127.5) / 128.0 for f in frames]
                 images = torch.from_numpy(np.stack(normalized)).permute(0, 3, 1, 2)
             else:  # uint8 crosses to the device (4x less traffic), then becomes float there
