@@ -90,11 +90,12 @@ def test_options_a_backend_does_not_take_are_rejected_but_device_is_always_accep
         create_detector("opencv", bogus=1)
 
 
-def test_dlib_backend_never_imports_torch():
+def test_dlib_and_opencv_backends_never_import_torch():
     code = (
         "import sys, numpy as np\n"
         "from dfdetect.detectors import create_detector, list_detectors\n"
-        "d = create_detector('dlib', device='cpu'); d.detect_batch([np.zeros((64, 64, 3), np.uint8)])\n"
+        "for name in ('dlib', 'opencv'):\n"
+        "    create_detector(name, device='cpu').detect_batch([np.zeros((64, 64, 3), np.uint8)])\n"
         "list_detectors()\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
@@ -212,7 +213,11 @@ def test_mtcnn_batch_gives_the_same_boxes_as_one_frame_at_a_time(portrait):
     detector = _detector("mtcnn")
     singles = [detector.detect(frame) for frame in frames]
     batched = detector.detect_batch(frames)
-    one_per_chunk = create_detector("mtcnn", device="cpu", max_batch_pixels=1).detect_batch(frames)
+    detector.max_batch_pixels, default_pixels = 1, detector.max_batch_pixels  # one frame per forward pass
+    try:
+        one_per_chunk = detector.detect_batch(frames)
+    finally:
+        detector.max_batch_pixels = default_pixels
     assert sum(len(boxes) for boxes in singles) >= 4
     for expected, got, chunked in zip(singles, batched, one_per_chunk):
         assert len(got) == len(expected) == len(chunked)
