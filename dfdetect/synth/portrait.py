@@ -105,23 +105,28 @@ def _recolor(rgb: np.ndarray, identity: Identity) -> np.ndarray:
     return out
 
 
-def _reshape_face(rgb: np.ndarray, seed: int) -> np.ndarray:
+def _reshape_face(rgb: np.ndarray, seed: int, scale: float = 1.0) -> np.ndarray:
     """Warp the face by a smooth random displacement (up to ~4 % of its size), fading out away
-    from it, so identities differ in face geometry and not only in colour."""
+    from it, so identities differ in face geometry and not only in colour. `rgb` is the
+    unmirrored portrait resized by `scale`; the same seed gives the same shape at any scale."""
     rng = np.random.default_rng(seed)
+    grid = rng.uniform(-1.0, 1.0, size=(2, 4, 4)).astype(np.float32) * (0.04 * FACE_SIDE * scale)
     height, width = rgb.shape[:2]
-    amplitude = 0.04 * FACE_SIDE
-    grid = rng.uniform(-1.0, 1.0, size=(2, 4, 4)).astype(np.float32) * amplitude
-    cx, cy = FACE_CENTER
-    x0, y0 = int(cx - FACE_SIDE * 0.75), int(cy - FACE_SIDE * 0.75)
-    side = int(FACE_SIDE * 1.5)
-    field = np.zeros((2, height, width), np.float32)
-    for axis in range(2):
-        patch = cv2.resize(grid[axis], (side, side), interpolation=cv2.INTER_CUBIC)
-        window = np.sin(np.linspace(0, np.pi, side, dtype=np.float32)) ** 2  # 0 at the patch edge
-        field[axis, y0 : y0 + side, x0 : x0 + side] = patch * window[:, None] * window[None, :]
-    map_y, map_x = np.mgrid[0:height, 0:width].astype(np.float32)
-    return cv2.remap(rgb, map_x + field[0], map_y + field[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    side = int(FACE_SIDE * 1.5 * scale)
+    x0 = int((FACE_CENTER[0] - FACE_SIDE * 0.75) * scale)
+    y0 = int((FACE_CENTER[1] - FACE_SIDE * 0.75) * scale)
+    x1, y1 = min(x0 + side, width), min(y0 + side, height)
+    if side < 8 or x1 <= x0 or y1 <= y0:
+        return rgb
+    window = np.sin(np.linspace(0, np.pi, side, dtype=np.float32)) ** 2  # 0 at the patch edge
+    taper = (window[:, None] * window[None, :])[: y1 - y0, : x1 - x0]
+    dx = cv2.resize(grid[0], (side, side), interpolation=cv2.INTER_CUBIC)[: y1 - y0, : x1 - x0] * taper
+    dy = cv2.resize(grid[1], (side, side), interpolation=cv2.INTER_CUBIC)[: y1 - y0, : x1 - x0] * taper
+    # Only the face patch moves: remap it alone, sampling from the whole image.
+    map_y, map_x = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    out = rgb.copy()
+    out[y0:y1, x0:x1] = cv2.remap(rgb, map_x + dx, map_y + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return out
 
 
 def _background(height: int, width: int, seed: int) -> np.ndarray:
@@ -165,11 +170,12 @@ def build_canvas(identity: Identity, half_extent: float, scale: float = 1.0) -> 
 
     Canvas pixels are portrait pixels times `scale`; pre-shrinking for small frames keeps the
     per-frame warp cheap and free of aliasing."""
-    portrait = _recolor(_reshape_face(load_portrait(), identity.shape_seed), identity)
-    if scale < 1.0:
+    portrait = load_portrait()
+    if scale < 1.0:  # shrink first: the per-identity edits then touch fewer pixels
         portrait = cv2.resize(portrait, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     else:
         scale = 1.0
+    portrait = _recolor(_reshape_face(portrait, identity.shape_seed, scale), identity)
     ph, pw = portrait.shape[:2]
     cx, cy = face_geometry(identity)[0]
     cx, cy, reach = cx * scale, cy * scale, half_extent * scale
