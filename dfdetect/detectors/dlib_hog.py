@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import numpy as np
 
 from dfdetect.detectors.base import DETECTORS, FaceBox, FaceDetector
+
+
+@functools.lru_cache(maxsize=1)
+def _frontal_face_detector():
+    """dlib's model, deserialised once per process (it takes 0.2-3 s, more than a short video)."""
+    import dlib
+
+    return dlib.get_frontal_face_detector()
 
 
 @DETECTORS.register("dlib", description="dlib HOG frontal face detector (default; CPU, no model file)")
@@ -16,9 +25,7 @@ class DlibHogDetector(FaceDetector):
     accepts_grey = True
 
     def __init__(self, upsample: int = 0, threshold: float = 0.0) -> None:
-        import dlib
-
-        self._detector = dlib.get_frontal_face_detector()
+        self._detector = _frontal_face_detector()
         self.upsample = int(upsample)
         self.threshold = float(threshold)
 

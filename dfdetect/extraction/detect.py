@@ -28,8 +28,8 @@ PAD_FRACTION = 0.3
 # ROI_FACTOR x its size around it, scaled so the face is about ROI_FACE_PX (dlib's HOG window is
 # 80 px). That is a few times fewer pixels than the whole downscaled frame, and small faces in
 # large frames are found without upscaling the whole frame.
-ROI_FACTOR = 2.5
-ROI_FACE_PX = 110.0
+ROI_FACTOR = 2.2
+ROI_FACE_PX = 90.0
 
 
 @dataclass(frozen=True)
