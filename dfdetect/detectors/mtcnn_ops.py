@@ -14,11 +14,14 @@ Imports torch at import time; used only from MtcnnDetector, which is imported la
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 
+@functools.lru_cache(maxsize=32)  # every chunk of a video reuses the same pyramid levels
 def area_matrix(size_in: int, size_out: int, device: torch.device) -> torch.Tensor:
     """(size_out, size_in) weights: output pixel j averages [j*s, (j+1)*s) of the input, s = in/out,
     each input pixel weighted by the fraction of it that falls inside."""
