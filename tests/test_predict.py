@@ -130,3 +130,14 @@ def test_help_documents_exit_codes() -> None:
     r = CliRunner().invoke(app, ["predict", "--help"], env={"COLUMNS": "200"})
     assert r.exit_code == 0
     assert "Exit codes" in r.stdout and "--fail-on-fake" in r.stdout and "3" in r.stdout
+
+
+def test_extraction_settings_come_from_the_checkpoint_unless_overridden() -> None:
+    from dfdetect.prediction import build_extract_options
+
+    config = {"extraction": {"scale": 1.6, "size": 48, "detector": "opencv"}}
+    opts = build_extract_options(config)
+    assert (opts.scale, opts.size, opts.detector) == (1.6, 48, "opencv")
+    opts = build_extract_options(config, size=64, detector=None, frames=5)
+    assert (opts.scale, opts.size, opts.detector, opts.frames) == (1.6, 64, "opencv", 5)
+    assert build_extract_options({}).detector == "dlib"  # no record: extract's defaults
