@@ -140,7 +140,7 @@ def auc(alpha: float = 0.5, gamma: float = 0.15, p: float = 2.0, pos_weight: Opt
     return AUCLoss(alpha, gamma, p, pos_weight)
 
 
-@LOSSES.register("focal", "Sigmoid focal loss (gamma = focusing, alpha = fake-class weight)")
+@LOSSES.register("focal", "Sigmoid focal loss (Lin et al.; focusing gamma 2 in the library API)")
 def focal(gamma: float = 2.0, alpha: Optional[float] = None) -> LossFn:
     return FocalLoss(gamma, alpha)
 

@@ -210,6 +210,10 @@ def test_models_command_lists_the_registry_as_json_and_table():
     table = runner.invoke(app, ["models", "dual"])
     assert table.exit_code == 0
     assert "26.07M" in table.stdout and "32x3x64x64" in table.stdout and "temporal=gru" in table.stdout
+    assert "losses" not in table.stdout
+    everything = runner.invoke(app, ["models", "--no-params"])
+    assert everything.exit_code == 0 and "mesoinception4" in everything.stdout
+    assert "pairwise AUC" in everything.stdout  # the loss registry is listed too
     assert runner.invoke(app, ["models", "--format", "xml"]).exit_code == 2
     assert runner.invoke(app, ["models", "nothing*"]).exit_code == 2
 

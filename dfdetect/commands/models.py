@@ -46,3 +46,12 @@ def command(
         table.add_row(row["name"], row["level"], row["input"], _human(row["params"]),
                       "yes" if row["pretrained"] else "no", options, row["description"])
     console.stdout.print(table)
+    if pattern == "*":
+        from dfdetect.losses import LOSSES
+
+        losses = Table(title="losses (train --loss; --alpha/--gamma/--p for auc, --beta joins the levels)", title_justify="left")
+        losses.add_column("name")
+        losses.add_column("description")
+        for entry in LOSSES:
+            losses.add_row(entry.name, entry.description)
+        console.stdout.print(losses)
