@@ -84,7 +84,8 @@ def test_unknown_detector_suggests_the_closest_name():
 
 def test_options_a_backend_does_not_take_are_rejected_but_device_is_always_accepted():
     assert create_detector("dlib", device="cpu", model_path=None).name == "dlib"
-    with pytest.raises(UsageError, match="detector 'dlib' takes no --detector-model"):
+    takers = r"detector .dlib. takes no --detector-model; drop it, or use a detector that does \(dlib-cnn, mtcnn, opencv\)"
+    with pytest.raises(UsageError, match=takers):
         create_detector("dlib", model_path="some.dat")
     with pytest.raises(UsageError, match="takes no bogus"):
         create_detector("opencv", bogus=1)

@@ -87,6 +87,12 @@ def create_detector(name: str, **options: Any) -> FaceDetector:
         if "device" not in accepted:
             options.pop("device", None)
         unknown = sorted(set(options) - accepted)
+        if unknown == ["model_path"]:
+            takers = [e.name for e in DETECTORS if "model_path" in (_accepted_options(e.factory) or {"model_path"})]
+            raise UsageError(
+                f"detector '{name}' takes no --detector-model; drop it, or use a detector that does "
+                f"({', '.join(takers)})"
+            )
         if unknown:
             flags = ", ".join("--detector-model" if k == "model_path" else k for k in unknown)
             raise UsageError(f"detector '{name}' takes no {flags} (its options: {', '.join(sorted(accepted)) or 'none'})")
