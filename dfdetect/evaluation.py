@@ -107,7 +107,9 @@ class EvalReport:
             rows.append({"kind": "repeats", "set": group, "group": group, "repeat": None,
                          "ratio": format_ratio(first.ratio, agg["n_real"], agg["n_fake"]),
                          "n_skipped": sum(m.n_skipped for m in members), **agg, "csv": str(first.path.parent)})
-        return rows
+        from dfdetect.reporting import ratio_sort_key
+
+        return sorted(rows, key=ratio_sort_key)  # stable: input order within equal ratios
 
     def results_frame(self) -> "pd.DataFrame":
         """results.csv: every set, then the repeat summaries (metric and metric_std columns)."""

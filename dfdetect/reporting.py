@@ -9,37 +9,56 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from dfdetect.metrics import ALL_METRICS, METRIC_TITLES, mean_std
 
+STD_SHOWN = ("auc", "ap", "eer")
+
 if TYPE_CHECKING:
     from rich.table import Table
 
     from dfdetect.evaluation import EvalReport
 
 
-def fmt_value(value: Any, std: Any = None, digits: int = 3) -> str:
+def fmt_value(value: Any, std: Any = None, digits: int = 3, sep: str = " ± ") -> str:
     """0.9123 -> '0.912', with std -> '0.912 ± 0.010', None/NaN -> 'n/a'."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     text = f"{float(value):.{digits}f}"
     if std is not None and not (isinstance(std, float) and math.isnan(std)):
-        text += f" ± {float(std):.{digits}f}"
+        text += f"{sep}{float(std):.{digits}f}"
     return text
 
 
 def metrics_table(rows: Sequence[dict[str, Any]], title: str = "", metrics: Sequence[str] = ALL_METRICS) -> "Table":
-    """Rows = test sets (name, ratio, n_real, n_fake), columns = metrics, then notes."""
+    """Rows = test sets (name, ratio, n_real, n_fake), columns = metrics; notes under the table.
+
+    Repeats show the mean of every metric, with ±std for the ranking metrics (AUC, AP, EER), so
+    that the table fits a 160-column terminal; results.csv holds every std.
+    """
     from rich.table import Table
 
-    table = Table(title=title or None, show_lines=False, header_style="bold")
+    notes = [f"{r['set']}: {r['note']}" for r in rows if r.get("note")]
+    if any(r.get("kind") == "repeats" for r in rows):
+        notes.insert(0, "(×k): mean over k repeats, ± one standard deviation")
+    table = Table(title=title or None, header_style="bold", caption="\n".join(notes) or None,
+                  caption_justify="left")
     for col in ("set", "ratio", "n_real", "n_fake"):
         table.add_column(col, justify="left" if col in ("set", "ratio") else "right", no_wrap=True)
     for m in metrics:
         table.add_column(METRIC_TITLES.get(m, m), justify="right", no_wrap=True)
-    table.add_column("note", overflow="fold")
     for r in rows:
-        name = r["set"] + (f" (×{r['repeats']})" if r.get("kind") == "repeats" else "")
-        cells = [fmt_value(r.get(m), r.get(f"{m}_std") if r.get("kind") == "repeats" else None) for m in metrics]
-        table.add_row(name, str(r["ratio"]), str(r["n_real"]), str(r["n_fake"]), *cells, r.get("note") or "")
+        repeats = r.get("kind") == "repeats"
+        name = r["set"] + (f" (×{r['repeats']})" if repeats else "") + (" *" if r.get("note") else "")
+        cells = [fmt_value(r.get(m), r.get(f"{m}_std") if repeats and m in STD_SHOWN else None, sep="±")
+                 for m in metrics]
+        table.add_row(name, str(r["ratio"]), str(r["n_real"]), str(r["n_fake"]), *cells)
     return table
+
+
+def ratio_sort_key(row: dict[str, Any]) -> tuple[bool, float]:
+    """Sets without a named ratio (test.csv) first, then 1:1, 1:10, ... 1:200."""
+    from dfdetect.metrics import ratio_from_name
+
+    ratio = ratio_from_name(str(row.get("set", "")))
+    return (ratio is not None, ratio[1] / ratio[0] if ratio else 0.0)
 
 
 def _ratio_points(report: "EvalReport") -> list[tuple[float, float | None, float | None]]:

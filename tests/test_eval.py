@@ -70,7 +70,7 @@ def test_table_formats_na_and_repeats() -> None:
     console = Console(width=200, record=True)
     console.print(metrics_table(rows, metrics=["auc"]))
     text = console.export_text()
-    assert "0.750" in text and "n/a" in text and "0.800 ± 0.100" in text and "test_1to10 (×3)" in text
+    assert "0.750" in text and "n/a" in text and "0.800±0.100" in text and "test_1to10 (×3)" in text
     assert "one class only" in text
 
 
