@@ -24,6 +24,7 @@ from dfdetect.detectors.base import FaceBox, FaceDetector
 from dfdetect.extraction.tracking import continues
 
 PAD_FRACTION = 0.3
+TIGHT_SIDE = 160  # the padded pass sees the frame's shorter side at this many pixels
 # Tracking window: once a face is known, the next frame is first searched only in a square of
 # ROI_FACTOR x its size around it, scaled so the face is about ROI_FACE_PX (dlib's HOG window is
 # 80 px). That is a few times fewer pixels than the whole downscaled frame, and small faces in
@@ -44,7 +45,9 @@ def plan_passes(height: int, width: int, detect_size: int, max_upscale: float) -
     """The detection passes for a frame size, cheapest first."""
     longest = max(height, width)
     base = min(1.0, detect_size / longest)
-    passes = [Pass(base), Pass(base, PAD_FRACTION)]
+    # A face that fills the frame is big: the padded pass can run on a small copy of the frame.
+    tight = min(base, TIGHT_SIDE / min(height, width))
+    passes = [Pass(base), Pass(tight, PAD_FRACTION)]
     scale = base * 2
     while scale < max_upscale * 0.999:
         passes.append(Pass(scale))
