@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,10 +233,12 @@ def _run_pool(todo: list[VideoInput], out: Path, options: ExtractOptions, worker
     from concurrent.futures.process import BrokenProcessPool
     from multiprocessing import get_context
 
+    # fork starts a worker in milliseconds with cv2/dlib already loaded; but CUDA (an mtcnn
+    # detector) cannot live in a forked child, so once torch is loaded workers are spawned.
+    method = "fork" if sys.platform == "linux" and "torch" not in sys.modules else "spawn"
     queue = list(reversed(todo))
     while queue:
-        # spawn, not fork: a detector on CUDA (mtcnn) cannot live in a forked child.
-        pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(options,))
+        pool = ProcessPoolExecutor(workers, mp_context=get_context(method), initializer=_init_worker, initargs=(options,))
         running: dict[Any, VideoInput] = {}
         try:
             while queue or running:
