@@ -57,20 +57,24 @@ def frames_per_s(times: list[float]) -> float:
     return B * T / statistics.median(times)
 
 
-def timed_steps(step, batches, iters: int, warmup: int = 1) -> list[float]:
-    """Time `iters` steps (after `warmup`), each from the end of the previous step: data waits count."""
-    it = iter(batches)
-    for _ in range(warmup):
-        step(next(it))
-    times = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        step(next(it))
-        times.append(time.perf_counter() - start)
+def interleaved(pipelines: dict, iters: dict, warmup: int = 1) -> dict[str, list[float]]:
+    """Run the pipelines' steps round-robin so that load changes on a shared machine hit all alike.
+    Each step's time includes fetching its batch (a DataLoader that cannot keep up shows here)."""
+    its = {name: iter(batches) for name, (_, batches) in pipelines.items()}
+    for name, (step, _) in pipelines.items():
+        for _ in range(warmup):
+            step(next(its[name]))
+    times: dict[str, list[float]] = {name: [] for name in pipelines}
+    for round_ in range(max(iters.values())):
+        for name, (step, _) in pipelines.items():
+            if round_ < iters[name]:
+                start = time.perf_counter()
+                step(next(its[name]))
+                times[name].append(time.perf_counter() - start)
     return times
 
 
-def bench_ours(csv: Path, run_dir: Path, iters: int, workers: int):
+def bench_ours(csv: Path, run_dir: Path, workers: int):
     """The engine's real step through Dataset + DataLoader; returns (times, trainer)."""
     import torch
 
@@ -93,29 +97,31 @@ def bench_ours(csv: Path, run_dir: Path, iters: int, workers: int):
             yield from trainer.train_loader
             epoch += 1
 
-    return timed_steps(lambda b: trainer._step(b, 1), batches(), iters), trainer
+    return (lambda b: trainer._step(b, 1), batches()), trainer
 
 
-def bench_bare(trainer, iters: int, channels_last: bool) -> list[float]:
+def bench_bare(trainer, channels_last: bool):
     """Forward + backward + Adam step on a float batch already in memory (no data loading)."""
     import torch
 
     from dfdetect.data import preprocess_batch
 
-    model = trainer.model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     frames = torch.randint(0, 256, (B, T, IMG, IMG, 3), dtype=torch.uint8)
     x = preprocess_batch(frames, IMG, trainer.mean, trainer.std, "cpu")
     y, mask = torch.tensor([0.0, 1.0]), torch.ones(B, T, dtype=torch.bool)
 
+    model = trainer.model
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+
     def step(_):
-        loss, _ = trainer.loss_fn(model(x), y, mask)
+        model.to(memory_format=memory_format)  # a no-op after the first call unless formats alternate
+        loss, _ = trainer.loss_fn(model(x.flatten(0, 1).contiguous(memory_format=memory_format).unflatten(0, (B, T))), y, mask)
         trainer.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         trainer.optimizer.step()
+        model.to(memory_format=torch.contiguous_format)
 
-    out = timed_steps(step, iter(lambda: 0, 1), iters)
-    model.to(memory_format=torch.contiguous_format)
-    return out
+    return step, iter(lambda: 0, 1)
 
 
 class SeedStyleDataset:
@@ -143,7 +149,7 @@ class SeedStyleDataset:
         return clip, torch.tensor(float(i % 2))
 
 
-def bench_seed(root: Path, trainer, iters: int, workers: int) -> list[float]:
+def bench_seed(root: Path, trainer, workers: int):
     import torch
     from torch.utils.data import DataLoader
 
@@ -165,7 +171,7 @@ def bench_seed(root: Path, trainer, iters: int, workers: int) -> list[float]:
         loss.backward()
         trainer.optimizer.step()
 
-    return timed_steps(step, batches(), iters)
+    return step, batches()
 
 
 def bench_resize(csv: Path, repeats: int = 20) -> tuple[float, float]:
@@ -197,6 +203,11 @@ def bench_resize(csv: Path, repeats: int = 20) -> tuple[float, float]:
     return result[0], result[1]
 
 
+def show(name: str, times: list[float]) -> None:
+    print(f"{name:42s} {frames_per_s(times):8.2f} frames/s  (median step {statistics.median(times):.2f} s of {len(times)})",
+          flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--iters", type=int, default=5, help="timed steps for ours and bare (median)")
@@ -215,19 +226,24 @@ def main() -> None:
         root = Path(tmp)
         csv = make_data(root, n_videos=8)  # the loaders cycle over epochs
         cv2_ms, torch_ms = bench_resize(csv)
-        print(f"resize 128->64 per batch: cv2 in worker {cv2_ms:.1f} ms, F.interpolate batched {torch_ms:.1f} ms")
-        ours, trainer = bench_ours(csv, root / "run", args.iters, args.workers)
-        bare = bench_bare(trainer, args.iters, channels_last=False)
-        bare_cl = bench_bare(trainer, args.iters, channels_last=True)
-        rows = [("ours (Dataset+DataLoader+engine step)", ours), ("bare step, tensors in memory", bare),
-                ("bare step, channels_last", bare_cl)]
+        print(f"resize 128->64 per batch: cv2 in worker {cv2_ms:.1f} ms, F.interpolate batched {torch_ms:.1f} ms", flush=True)
+        ours_pipeline, trainer = bench_ours(csv, root / "run", args.workers)
+        pipelines = {"ours": ours_pipeline, "bare": bench_bare(trainer, False), "bare_cl": bench_bare(trainer, True)}
+        iters = {"ours": args.iters, "bare": args.iters, "bare_cl": args.iters}
         if not args.skip_seed:
-            rows.append(("seed-style (PNG per frame, loop over T)", bench_seed(root, trainer, args.seed_iters, args.workers)))
-    for name, times in rows:
-        print(f"{name:42s} {frames_per_s(times):8.2f} frames/s  (median step {statistics.median(times):.2f} s of {len(times)})")
+            pipelines["seed"] = bench_seed(root, trainer, args.workers)
+            iters["seed"] = args.seed_iters
+        times = interleaved(pipelines, iters)
+    ours, bare = times["ours"], times["bare"]
+    show("ours (Dataset+DataLoader+engine step)", ours)
+    show("bare step, tensors in memory", bare)
+    show("bare step, channels_last", times["bare_cl"])
+    if not args.skip_seed:
+        seed = times["seed"]
+        show("seed-style (PNG per frame, loop over T)", seed)
     print(f"ours / bare = {frames_per_s(ours) / frames_per_s(bare):.2f}  (target >= 0.8)")
     if not args.skip_seed:
-        print(f"ours / seed = {frames_per_s(ours) / frames_per_s(rows[-1][1]):.2f}  (target >= 3)")
+        print(f"ours / seed = {frames_per_s(ours) / frames_per_s(seed):.2f}  (target >= 3)")
 
 
 if __name__ == "__main__":

@@ -84,8 +84,17 @@ class Trainer:
             if not (run_dir / "last.ckpt").is_file():
                 raise DfdetectError(f"{run_dir}: no last.ckpt to resume from; start a new run instead")
             return run_dir
-        run_dir = prepare_run_dir(c) if self.main else None
-        return Path(self.dist.broadcast_object(str(run_dir) if run_dir else None))
+        # rank 0 picks the folder; an error there must stop every rank, not leave them waiting
+        chosen: tuple[str | None, str | None] = (None, None)
+        if self.main:
+            try:
+                chosen = (str(prepare_run_dir(c)), None)
+            except DfdetectError as exc:
+                chosen = (None, str(exc))
+        run_dir, error = self.dist.broadcast_object(chosen)
+        if error:
+            raise DfdetectError(error)
+        return Path(run_dir)
 
     def _data(self) -> None:
         from dfdetect.data import EpochSampler, FaceStackDataset, balanced_weights, class_counts, make_loader
