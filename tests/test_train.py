@@ -207,3 +207,22 @@ def test_init_from_loads_a_checkpoint_into_a_fresh_model(full_run) -> None:
     wrong = create_model("dual", **dict(config["model_options"], hidden=4))
     with pytest.raises(DfdetectError, match="weights do not fit the model"):
         init_weights_from(wrong, full_run.run_dir)
+
+
+def test_early_stop_after_patience_without_improvement(splits, tmp_path: Path) -> None:
+    result = train(TrainConfig(str(splits[0]), str(splits[1]), epochs=6, early_stop=1, out=str(tmp_path / "r"), **QUICK))
+    # the val AUC saturates at 1.0 within a few epochs, so one epoch later the run stops
+    assert result.stopped_early and result.epochs_run == result.best_epoch + 1 < 6
+    assert len(pd.read_csv(tmp_path / "r" / "metrics.csv")) == result.epochs_run
+
+
+def test_local_backbone_weights_are_recorded(splits, tmp_path: Path) -> None:
+    from dfdetect.models import create_model
+
+    donor = create_model("dual", backbone="test_resnet", hidden=16, layers=1)
+    torch.save(donor.backbone.net.state_dict(), tmp_path / "backbone.pth")
+    options = dict(QUICK, pretrained=True)
+    result = train(TrainConfig(str(splits[0]), None, epochs=1, weights=str(tmp_path / "backbone.pth"), out=str(tmp_path / "r"), **options))
+    config = json.loads((result.run_dir / "config.json").read_text())
+    assert config["pretrained"] is True and config["pretrained_source"].startswith("local:")
+    assert result.selected_on == "train_loss"
