@@ -147,6 +147,31 @@ def make_clips(work: Path, sizes: list[str], n_frames: int) -> list[Path]:
     return clips
 
 
+def make_long_clip(src: Path, work: Path, n_frames: int) -> Path:
+    """`src` looped to `n_frames` frames (to show that memory does not grow with length)."""
+    out = work / f"{src.stem}_long{n_frames}.mp4"
+    if out.exists():
+        return out
+    print(f"writing {out} ...", file=sys.stderr, flush=True)
+    cap = cv2.VideoCapture(str(src))
+    writer = None
+    written = 0
+    while written < n_frames:
+        ok, frame = cap.read()
+        if not ok:
+            cap.release()
+            cap = cv2.VideoCapture(str(src))
+            continue
+        if writer is None:
+            h, w = frame.shape[:2]
+            writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), 25, (w, h))
+        writer.write(frame)
+        written += 1
+    cap.release()
+    writer.release()
+    return out
+
+
 def _median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
@@ -159,11 +184,14 @@ def main() -> None:
     ap.add_argument("--clip-frames", type=int, default=300)
     ap.add_argument("--no-fixtures", action="store_true")
     ap.add_argument("--workers-check", type=int, default=2, help="also time a batch with this many workers")
+    ap.add_argument("--long-frames", type=int, default=3000,
+                    help="also measure peak RSS on the largest synthetic clip looped to this many frames (0: skip)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
 
     args.work.mkdir(parents=True, exist_ok=True)
     clips = make_clips(args.work, [s for s in args.sizes.split(",") if s], args.clip_frames)
+    hd_clips = list(clips)
     if not args.no_fixtures and FIXTURES.is_dir():
         clips += sorted(FIXTURES.glob("*/*.mp4"))
 
@@ -199,6 +227,12 @@ def main() -> None:
         rows.append(row)
         print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}), file=sys.stderr, flush=True)
 
+    long_rss = None
+    if args.long_frames and hd_clips:
+        long_clip = make_long_clip(hd_clips[-1], args.work, args.long_frames)
+        wall, rss = cli_peak_rss(long_clip)
+        long_rss = {"clip": long_clip.name, "frames": args.long_frames, "cli_wall_s": wall, "peak_rss_mb": rss}
+
     workers = {}
     if args.workers_check > 1:
         from dfdetect.extraction import gather_inputs, run_extraction
@@ -226,10 +260,13 @@ def main() -> None:
               f"decode-only {cpu[2]:.1f} (ours = {cpu[1] / cpu[2]:.2f}x)")
     print(f"all clips: faces found ours {sum(r['faces_ours'] for r in rows)} vs reference "
           f"{sum(r['faces_ref'] for r in rows)}; peak RSS max {max(r['peak_rss_mb'] for r in rows):.0f} MB (target < 500)")
+    if long_rss:
+        print(f"long clip {long_rss['clip']} ({long_rss['frames']} frames): peak RSS {long_rss['peak_rss_mb']:.0f} MB, "
+              f"CLI wall {long_rss['cli_wall_s']:.1f} s")
     for n, w in workers.items():
         print(f"--workers {n}: {w['frames']} frames in {w['seconds']:.1f} s = {w['frames_per_s']:.1f} frames/s")
     if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "workers": workers}, indent=1))
+        args.json.write_text(json.dumps({"rows": rows, "workers": workers, "long": long_rss}, indent=1))
 
 
 if __name__ == "__main__":
