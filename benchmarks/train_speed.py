@@ -16,6 +16,7 @@ Targets: ours >= 0.8 x bare, ours >= 3 x seed.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -24,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+# as `dfdetect train` does: OpenMP threads sleep rather than spin while waiting (before torch loads)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 

@@ -32,7 +32,7 @@ def test_two_process_gloo_epoch(tmp_path: Path) -> None:
         "--epochs", "1", "--batch-size", "2", "--workers", "0", "--no-pretrained", "--device", "cpu",
         "--out", str(run),
     ]
-    env = dict(os.environ, OMP_NUM_THREADS="1", COLUMNS="200")
+    env = dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="PASSIVE", COLUMNS="200")
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = pd.read_csv(run / "metrics.csv")
