@@ -163,3 +163,16 @@ def test_tracked_face_is_found_in_a_window_around_the_last_box(detector):
     found = finder.detect([frame], near=FaceBox(*box))[0]
     assert finder.roi_hits == 1 and finder.passes_run == 1  # no full-frame pass was needed
     assert FaceBox(*box).iou(found[0]) > 0.4
+
+
+def test_passes_that_never_find_a_face_are_dropped_but_the_strongest_stays(detector):
+    finder = CoarseToFineDetector(detector, 640, 2.0)
+    blank = canvas(320, 240)
+    n_passes = len(plan_passes(240, 320, 640, 2.0))
+    for _ in range(4):
+        finder.detect([blank])
+    assert finder.passes_run == 4 * n_passes
+    finder.detect([blank])
+    assert finder.passes_run == 4 * n_passes + 1  # only the upsample-1-strength pass is left
+    frame, _ = face_frame(320, 240, 60, 100, 50)  # and it still finds a face
+    assert finder.detect([frame])[0]

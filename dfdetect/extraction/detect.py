@@ -24,7 +24,8 @@ from dfdetect.detectors.base import FaceBox, FaceDetector
 from dfdetect.extraction.tracking import continues
 
 PAD_FRACTION = 0.3
-TIGHT_SIDE = 160  # the padded pass sees the frame's shorter side at this many pixels
+TIGHT_SIDE = 160
+PRUNE_AFTER = 4  # the padded pass sees the frame's shorter side at this many pixels
 # Tracking window: once a face is known, the next frame is first searched only in a square of
 # ROI_FACTOR x its size around it, scaled so the face is about ROI_FACE_PX (dlib's HOG window is
 # 80 px). That is a few times fewer pixels than the whole downscaled frame, and small faces in
@@ -95,11 +96,14 @@ class CoarseToFineDetector:
         self.grey = bool(getattr(detector, "accepts_grey", False))
         self.batch_size = 8 if getattr(detector, "batched", False) else 1
         self._preferred: Pass | None = None
+        self._wins: dict[Pass, int] = {}
+        self._fails: dict[Pass, int] = {}
         self.passes_run = 0
         self.roi_hits = 0
 
     def reset(self) -> None:
         self._preferred = None
+        self._wins, self._fails = {}, {}
 
     def _input(self, frame_bgr: np.ndarray) -> np.ndarray:
         import cv2
@@ -114,6 +118,11 @@ class CoarseToFineDetector:
             return results
         height, width = frames_bgr[0].shape[:2]
         plan = plan_passes(height, width, self.detect_size, self.max_upscale)
+        # A pass that has never found a face in this video after PRUNE_AFTER tries is dropped
+        # (the last, reference-strength pass always stays): a video without faces then costs
+        # about what dlib's upsample=1 alone costs, not the sum of every pass.
+        last = plan[-1]
+        plan = [p for p in plan if p == last or self._wins.get(p, 0) or self._fails.get(p, 0) < PRUNE_AFTER]
         if self._preferred in plan:
             plan.remove(self._preferred)
             plan.insert(0, self._preferred)
@@ -133,8 +142,11 @@ class CoarseToFineDetector:
                 if mapped:
                     results[i] += [b for b in mapped if all(b.iou(o) < 0.5 for o in results[i])]
                     self._preferred = p
+                    self._wins[p] = self._wins.get(p, 0) + 1
                     if near is None or any(continues(b, near) for b in results[i]):
                         continue
+                else:
+                    self._fails[p] = self._fails.get(p, 0) + 1
                 still.append(i)
             todo = still
         return results
