@@ -17,6 +17,17 @@ if TYPE_CHECKING:
     from dfdetect.evaluation import EvalReport
 
 
+def print_table(table: "Table") -> None:
+    """Print a wide table to stdout; when piped (no terminal, no $COLUMNS) allow 200 columns
+    instead of rich's 80, so that files get whole numbers rather than '0.4…'."""
+    import os
+
+    from dfdetect import console
+
+    wide = not console.stdout.is_terminal and not os.environ.get("COLUMNS")
+    console.stdout.print(table, width=200 if wide else None)
+
+
 def fmt_value(value: Any, std: Any = None, digits: int = 3, sep: str = " ± ") -> str:
     """0.9123 -> '0.912', with std -> '0.912 ± 0.010', None/NaN -> 'n/a'."""
     if value is None or (isinstance(value, float) and math.isnan(value)):

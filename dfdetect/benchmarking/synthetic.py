@@ -28,7 +28,7 @@ class SyntheticOptions:
     frames: int = 8
     clip_size: int = 128
     crop_size: int = 64
-    difficulty: float = 0.75
+    difficulty: float = 0.0
     repeats: int = 3
     workers: int = 2
     seed: int = 0

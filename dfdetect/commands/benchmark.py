@@ -28,12 +28,13 @@ def command(
     losses: Annotated[str, typer.Option("--losses", help="Comma-separated loss names.")] = "bce,auc",
     epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs per model × loss.")] = 3,
     frames: Annotated[int, typer.Option("--frames", min=1, help="Frames per clip (synthetic data) and per model input.")] = 4,
-    img_size: Annotated[int, typer.Option("--img-size", min=16, help="Face crop / model input side in pixels.")] = 32,
+    img_size: Annotated[Optional[int], typer.Option(
+        "--img-size", min=16, help="Face crop / model input side in pixels.", show_default="64; 32 for xception")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Videos per training batch.")] = 8,
     test_ratios: Annotated[str, typer.Option("--test-ratios", help="Test fake:real ratios (synthetic data).")] = "1:1,1:10,1:20,1:30,1:100,1:200",
     train_ratio: Annotated[str, typer.Option("--train-ratio", help="Imbalanced training fake:real ratio (synthetic data).")] = "1:4",
     repeats: Annotated[int, typer.Option("--repeats", min=1, help="Test draws per ratio (synthetic data), reported as mean ± std.")] = 3,
-    difficulty: Annotated[float, typer.Option("--difficulty", min=0.0, max=1.0, help="Synthetic fake subtlety: 0 easy, 1 hard.")] = 0.75,
+    difficulty: Annotated[float, typer.Option("--difficulty", min=0.0, max=1.0, help="Synthetic fake subtlety: 0 easiest, 1 hardest.")] = 0.0,
     n_real: Annotated[Optional[int], typer.Option("--n-real", min=3, help="Synthetic real clips.", show_default="enough for the widest ratio")] = None,
     n_fake: Annotated[Optional[int], typer.Option("--n-fake", min=3, help="Synthetic fake clips.", show_default="a quarter of --n-real")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Output folder.", show_default="runs/benchmark/<timestamp>")] = None,
@@ -53,13 +54,15 @@ def command(
     from dfdetect.device import validate_device_string
     from dfdetect.splitting import parse_ratio
 
+    from dfdetect.reporting import print_table
+
     validate_device_string(device)
     model_names = _names(models, "--models")
     if speed:
         from dfdetect.benchmarking.speed import SpeedOptions, run_speed, speed_table
 
         rows = run_speed(SpeedOptions(models=model_names, device=device, frames=frames, seed=seed))
-        console.stdout.print(speed_table(rows))
+        print_table(speed_table(rows))
         if out:
             import pandas as pd
 
@@ -78,7 +81,7 @@ def command(
         difficulty=difficulty, repeats=repeats, n_real=n_real, n_fake=n_fake, device=device, seed=seed,
     )
     result = run_benchmark(options)
-    console.stdout.print(benchmark_table(result.summary))
+    print_table(benchmark_table(result.summary))
     total = result.timings.get("total", 0.0)
     console.info(f"done in {total:.0f}s · results: {result.out_dir / 'results.csv'} · plots: "
                  + ", ".join(str(p) for p in result.plots))

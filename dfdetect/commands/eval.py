@@ -39,7 +39,7 @@ def command(
     from dfdetect.evaluation import EvalOptions, evaluate
     from dfdetect.inference import check_aggregate
     from dfdetect.manifest import write_csv_atomic
-    from dfdetect.reporting import metrics_table, write_eval_plots
+    from dfdetect.reporting import metrics_table, print_table, write_eval_plots
 
     if not 0.0 <= threshold <= 1.0:
         raise UsageError(f"--threshold {threshold} is outside [0, 1]")
@@ -48,7 +48,7 @@ def command(
     options = EvalOptions(threshold=threshold, aggregate=aggregate, device=device, batch_size=batch_size)
     report = evaluate(run, test_csvs, options)
     model = report.config.get("model", "model")
-    console.stdout.print(metrics_table(report.summary_rows(), title=f"{model} · {run} · threshold {threshold:g}"))
+    print_table(metrics_table(report.summary_rows(), title=f"{model} · {run} · threshold {threshold:g}"))
     if out:
         write_csv_atomic(report.results_frame(), out)
         console.info(f"results: {out}")
