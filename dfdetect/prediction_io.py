@@ -88,14 +88,24 @@ def results_table(rows: Sequence[dict[str, Any]]) -> "Table":
     return table
 
 
-def write_frame_timeline(pred: VideoPrediction, out_dir: Path, threshold: float) -> list[Path]:
-    """out_dir/<video_id>.csv (frame, prob, detected) and out_dir/<video_id>.png for a scored video."""
+def write_frame_timeline(pred: VideoPrediction, out_dir: Path, threshold: float,
+                         taken: set[str] | None = None) -> list[Path]:
+    """out_dir/<video_id>.csv (frame, prob, detected) and out_dir/<video_id>.png for a scored video.
+
+    `taken` holds the names used so far in this batch: a second clip.mp4 from another folder
+    becomes clip-2 instead of overwriting the first.
+    """
     from dfdetect.plots import plot_frame_timeline
 
     if pred.failed or not pred.frame_probs:
         return []
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = safe_video_id(pred.path)
+    stem = base = safe_video_id(pred.path)
+    if taken is not None:
+        n = 2
+        while stem in taken:
+            stem, n = f"{base}-{n}", n + 1
+        taken.add(stem)
     csv_path = out_dir / f"{stem}.csv"
     detected = pred.detected if len(pred.detected) == len(pred.frame_probs) else [""] * len(pred.frame_probs)
     with csv_path.open("w", newline="") as fh:

@@ -115,11 +115,16 @@ def test_usage_errors_exit_2(media: dict) -> None:
 def test_frames_out_writes_timeline_csv_and_png(media: dict) -> None:
     import matplotlib.image as mpimg
 
+    import shutil
+
     out = media["root"] / "frames"
-    r = invoke([str(media["fake"]), "--checkpoint", str(media["run"]), "--frames-out", str(out), *FAST])
+    twin = media["root"] / "dup" / media["fake"].name  # same file name, another folder
+    twin.parent.mkdir(exist_ok=True)
+    shutil.copy(media["fake"], twin)
+    r = invoke([str(media["fake"]), str(twin), "--checkpoint", str(media["run"]), "--frames-out", str(out), *FAST])
     assert r.exit_code == 0, r.output
     csvs, pngs = sorted(out.glob("*.csv")), sorted(out.glob("*.png"))
-    assert len(csvs) == 1 and len(pngs) == 1
+    assert len(csvs) == 2 and len(pngs) == 2  # the twin did not overwrite the first timeline
     rows = list(csv.DictReader(csvs[0].open()))
     assert len(rows) == 4 and all(0.0 <= float(r["prob"]) <= 1.0 for r in rows)
     assert [int(r["frame"]) for r in rows] == sorted(int(r["frame"]) for r in rows)  # source frame order

@@ -70,6 +70,7 @@ def command(
         dict(detector=detector, detector_model=detector_model, frames=frames, scale=scale, size=size),
     )
     summary = PredictSummary()
+    taken: set[str] = set()  # timeline file names used in this batch
     writers = [ResultWriter(sys.stdout, stdout_format)]
     out_stream = None
     if out:
@@ -83,7 +84,7 @@ def command(
                 for w in writers:
                     w.add(pred)
                 if frames_out:
-                    write_frame_timeline(pred, frames_out, threshold)
+                    write_frame_timeline(pred, frames_out, threshold, taken)
                 progress.update(task, advance=1, status=Path(pred.path).name)
         for w in writers:
             w.close()
