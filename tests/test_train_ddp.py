@@ -42,3 +42,48 @@ def test_two_process_gloo_epoch(tmp_path: Path) -> None:
     assert proc.stdout.count("train_loss") == 1  # only rank 0 renders the table
     model, config = load_model(run)
     assert config["train"]["batch_size"] == 2 and not any(k.startswith("module.") for k in model.state_dict())
+
+
+class _TwoRanks:
+    """Stands in for rank 0 of a two-process group: rank 1's shard is a copy of rank 0's results
+    for the indices it was given, which is what the all_gather would return."""
+
+    enabled, world_size, rank, is_main = True, 2, 0, True
+
+    def __init__(self, other_indices: list[int]) -> None:
+        self.other = other_indices
+
+    def all_gather_object(self, obj):
+        indices, video, labels, frames, loss_sum, n_batches = obj
+        pos = {i: j for j, i in enumerate(indices)}
+        mine = [pos[i] for i in self.other]
+        other = ([indices[j] for j in mine], [video[j] for j in mine], [labels[j] for j in mine],
+                 [frames[j] for j in mine], loss_sum, n_batches)
+        return [obj, other]
+
+
+def test_gathered_validation_drops_padding_duplicates(tmp_path: Path) -> None:
+    from contextlib import nullcontext
+
+    import torch
+
+    from dfdetect.data import EpochSampler, FaceStackDataset, make_loader, preprocess_batch
+    from dfdetect.losses import DualLevelLoss, create_loss
+    from dfdetect.models import create_model
+    from dfdetect.training.validate import run_validation
+
+    _, val_csv = tiny_splits(tmp_path, n_train=1, n_val=3)
+    ds = FaceStackDataset(val_csv, frames=3, img_size=32)
+    model = create_model("dual", backbone="test_resnet", hidden=8, layers=1)
+    loader = make_loader(ds, EpochSampler(len(ds), shuffle=False), 2, 0, False)
+
+    def prepare(batch):
+        return preprocess_batch(batch["frames"], 32, model.input_cfg["mean"], model.input_cfg["std"]), batch["label"], batch["mask"]
+
+    loss_fn = DualLevelLoss(create_loss("auc"))
+    single = run_validation(model, loader, loss_fn, prepare, nullcontext, _TwoRanks([]))
+    # the other rank saw videos 0 and 5 again (DistributedSampler-style padding): counted once
+    doubled = run_validation(model, loader, loss_fn, prepare, nullcontext, _TwoRanks([0, 5]))
+    assert single.n_videos == doubled.n_videos == 6
+    assert doubled.video_auc == single.video_auc and doubled.frame_auc == single.frame_auc
+    assert torch.isfinite(torch.tensor(single.loss))
