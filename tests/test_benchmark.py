@@ -13,7 +13,7 @@ from dfdetect.cli import app
 
 ENV = {"COLUMNS": "200"}
 TINY = ["--epochs", "1", "--frames", "4", "--img-size", "32", "--test-ratios", "1:2", "--repeats", "2",
-        "--n-real", "18", "--n-fake", "8", "--device", "cpu", "--seed", "3"]
+        "--n-real", "18", "--n-fake", "8", "--device", "cpu", "--seed", "3", "--jobs", "2"]
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ checkpoints stay in OUT/runs/<model>-<loss>/ so that `dfdetect predict` can be t
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from dataclasses import dataclass, field, fields
@@ -31,6 +32,8 @@ QUICK_MODEL_OPTIONS: dict[str, dict[str, Any]] = {
 }
 QUICK_IMG_SIZE: dict[str, int] = {"xception": 32}
 QUICK_MAX_FRAMES: dict[str, int] = {"xception": 2}
+#: Rough relative cost, so that parallel runs start the longest pairs first.
+RELATIVE_COST: dict[str, int] = {"xception": 3, "dual": 2, "cnn": 2, "meso4": 0}
 DEFAULT_IMG_SIZE = 64
 
 
@@ -53,6 +56,7 @@ class BenchmarkOptions:
     n_fake: int | None = None
     threshold: float = 0.5
     device: str = "auto"
+    jobs: int | None = None  # parallel trainings; None = resolve_jobs' choice
     seed: int = 0
 
 
@@ -120,12 +124,60 @@ def _check_names(options: BenchmarkOptions) -> None:
         raise UsageError("--models and --losses need at least one name each")
 
 
-def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
+def _run_combo(model_name: str, loss: str, options: BenchmarkOptions, splits: Path, test_csvs: list[Path],
+               out: Path, threads: int | None = None) -> tuple[Path, Any, float, float]:
+    """Train one model × loss and evaluate it: (run_dir, EvalReport, train s, eval s).
+
+    Module level, so that a process pool can run it (`--jobs`)."""
     from dfdetect.checkpoint import load_model
     from dfdetect.device import seed_everything
     from dfdetect.evaluation import EvalOptions, evaluate_model
     from dfdetect.training import train
 
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    seed_everything(options.seed)
+    start = time.perf_counter()
+    run_dir = out / "runs" / f"{model_name}-{loss}"
+    if (run_dir / "config.json").exists():  # our own run from an earlier benchmark into this --out
+        shutil.rmtree(run_dir)
+    val_csv = splits / "val.csv"
+    cfg = _train_config(
+        train_csv=str(splits / "train.csv"), val_csv=str(val_csv) if val_csv.is_file() else None,
+        out=str(run_dir), model=model_name, loss=loss, epochs=options.epochs,
+        frames=min(options.frames, QUICK_MAX_FRAMES.get(model_name, options.frames)),
+        img_size=options.img_size or QUICK_IMG_SIZE.get(model_name, DEFAULT_IMG_SIZE),
+        batch_size=options.batch_size, lr=options.lr, seed=options.seed, device=options.device,
+        pretrained=False, workers=0, **QUICK_MODEL_OPTIONS.get(model_name, {}),
+    )
+    trained = train(cfg)
+    run_dir = Path(getattr(trained, "run_dir", run_dir))
+    train_s = time.perf_counter() - start
+    start = time.perf_counter()
+    model, config = load_model(run_dir, device="cpu")
+    report = evaluate_model(model, config, test_csvs, EvalOptions(threshold=options.threshold, device=options.device))
+    return run_dir, report, train_s, time.perf_counter() - start
+
+
+def resolve_jobs(jobs: int | None, device: str) -> int:
+    """--jobs: None/0 = 2 parallel trainings on a CPU with 2+ cores (one thread each: small
+    convolutions use two cores better as two processes, and a busy machine gives two processes
+    twice the share), 1 on a GPU."""
+    if jobs:
+        return max(1, int(jobs))
+    if device not in ("auto", "cpu"):
+        return 1
+    if device == "auto":
+        from dfdetect.device import select_device
+
+        if select_device("auto").type != "cpu":
+            return 1
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
+def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
     _check_names(options)
     out = Path(options.out) if options.out else default_out_dir()
     out.mkdir(parents=True, exist_ok=True)
@@ -146,41 +198,54 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
         splits = build_synthetic_splits(out, synth)
         timings.update(synth.timings)
     test_csvs = find_test_csvs(splits)
-    val_csv = splits / "val.csv"
     result = BenchmarkResult(out, splits, timings=timings)
-    reports = {}
     combos = [(m, loss) for m in options.models for loss in options.losses]
-    for i, (model_name, loss) in enumerate(combos, start=1):
-        label = f"{model_name}+{loss}"
-        console.info(f"[{i}/{len(combos)}] training {label} ...")
-        seed_everything(options.seed)
-        start = time.perf_counter()
-        run_dir = out / "runs" / f"{model_name}-{loss}"
-        if (run_dir / "config.json").exists():  # our own run from an earlier benchmark into this --out
-            shutil.rmtree(run_dir)
-        cfg = _train_config(
-            train_csv=str(splits / "train.csv"), val_csv=str(val_csv) if val_csv.is_file() else None,
-            out=str(run_dir), model=model_name, loss=loss, epochs=options.epochs,
-            frames=min(options.frames, QUICK_MAX_FRAMES.get(model_name, options.frames)),
-            img_size=options.img_size or QUICK_IMG_SIZE.get(model_name, DEFAULT_IMG_SIZE), batch_size=options.batch_size, lr=options.lr, seed=options.seed,
-            device=options.device, pretrained=False, workers=0, **QUICK_MODEL_OPTIONS.get(model_name, {}),
-        )
-        trained = train(cfg)
-        timings[f"train {label}"] = time.perf_counter() - start
-        start = time.perf_counter()
-        model, config = load_model(getattr(trained, "run_dir", run_dir), device="cpu")
-        report = evaluate_model(model, config, test_csvs, EvalOptions(threshold=options.threshold, device=options.device))
-        timings[f"eval {label}"] = time.perf_counter() - start
-        reports[label] = report
-        result.runs[label] = Path(getattr(trained, "run_dir", run_dir))
-        for row in report.set_rows():
-            result.rows.append({"model": model_name, "loss": loss, **row})
-        for row in report.summary_rows():
-            result.summary.append({"model": model_name, "loss": loss, **row})
+    jobs = resolve_jobs(options.jobs, options.device)
+    # One thread count per --jobs, whether or not a pool is used, so that results depend on the
+    # seed and --jobs only (float sums differ with the thread count).
+    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+    workers = min(jobs, len(combos))
+    outcomes: dict[tuple[str, str], tuple] = {}
+
+    def done(combo: tuple[str, str], outcome: tuple) -> None:
+        outcomes[combo] = outcome
+        _, report, train_s, _ = outcome
         auc = next((r.get("auc") for r in report.summary_rows() if r["set"] == "test"), None)
-        result.test_auc[label] = auc
-        console.info(f"    {label}: {timings[f'train {label}']:.0f}s train, test AUC "
-                     f"{'n/a' if auc is None else f'{auc:.3f}'}")
+        console.info(f"[{len(outcomes)}/{len(combos)}] {combo[0]}+{combo[1]}: {train_s:.0f}s train, "
+                     f"test AUC {'n/a' if auc is None else f'{auc:.3f}'}")
+
+    if workers == 1:
+        import torch
+
+        previous = torch.get_num_threads()
+        try:
+            for model_name, loss in combos:
+                console.info(f"training {model_name}+{loss} ...")
+                done((model_name, loss), _run_combo(model_name, loss, options, splits, test_csvs, out, threads))
+        finally:
+            torch.set_num_threads(previous)
+    else:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from multiprocessing import get_context
+
+        console.info(f"training {len(combos)} model × loss pairs, {workers} at a time ({threads} thread(s) each) ...")
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            longest_first = sorted(combos, key=lambda c: -RELATIVE_COST.get(c[0], 1))
+            futures = {pool.submit(_run_combo, m, loss, options, splits, test_csvs, out, threads): (m, loss)
+                       for m, loss in longest_first}
+            for future in as_completed(futures):
+                done(futures[future], future.result())
+
+    reports = {}
+    for model_name, loss in combos:  # the input order, whatever order the pool finished in
+        label = f"{model_name}+{loss}"
+        run_dir, report, train_s, eval_s = outcomes[(model_name, loss)]
+        timings[f"train {label}"], timings[f"eval {label}"] = train_s, eval_s
+        reports[label] = report
+        result.runs[label] = run_dir
+        result.rows += [{"model": model_name, "loss": loss, **row} for row in report.set_rows()]
+        result.summary += [{"model": model_name, "loss": loss, **row} for row in report.summary_rows()]
+        result.test_auc[label] = next((r.get("auc") for r in report.summary_rows() if r["set"] == "test"), None)
     timings["total"] = time.perf_counter() - started
     _write_outputs(result, reports)
     return result

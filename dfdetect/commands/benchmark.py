@@ -38,6 +38,8 @@ def command(
     n_real: Annotated[Optional[int], typer.Option("--n-real", min=3, help="Synthetic real clips.", show_default="enough for the widest ratio")] = None,
     n_fake: Annotated[Optional[int], typer.Option("--n-fake", min=3, help="Synthetic fake clips.", show_default="a quarter of --n-real")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Output folder.", show_default="runs/benchmark/<timestamp>")] = None,
+    jobs: Annotated[Optional[int], typer.Option(
+        "--jobs", min=1, help="Model × loss pairs trained in parallel processes.", show_default="2 on a CPU, 1 on a GPU")] = None,
     speed: Annotated[bool, typer.Option("--speed", help="Measure extraction and model inference frames/s instead.")] = False,
     device: DeviceOption = "auto",
     seed: SeedOption = 0,
@@ -78,7 +80,7 @@ def command(
     options = BenchmarkOptions(
         models=model_names, losses=_names(losses, "--losses"), data=data, out=out, epochs=epochs,
         frames=frames, img_size=img_size, batch_size=batch_size, test_ratios=ratios, train_ratio=train_ratio,
-        difficulty=difficulty, repeats=repeats, n_real=n_real, n_fake=n_fake, device=device, seed=seed,
+        difficulty=difficulty, repeats=repeats, n_real=n_real, n_fake=n_fake, device=device, jobs=jobs, seed=seed,
     )
     result = run_benchmark(options)
     print_table(benchmark_table(result.summary))
