@@ -105,23 +105,18 @@ def _train_config(**values: Any):
 
 
 def _check_names(options: BenchmarkOptions) -> None:
-    from dfdetect.losses import create_loss  # noqa: F401  (fills the loss registry)
+    """Unknown model or loss names fail before any data is generated ("did you mean ...")."""
+    from dfdetect.losses import LOSSES
     from dfdetect.models import list_models
+    from dfdetect.models.registry import MODELS
 
-    for name in options.models:
-        if name not in list_models():
-            from dfdetect.models.registry import MODELS
-
-            MODELS.entry(name)  # raises "unknown model ..., did you mean"
-    try:
-        from dfdetect.losses import LOSSES
-
-        for name in options.losses:
-            LOSSES.entry(name)
-    except ImportError:
-        pass
     if not options.models or not options.losses:
         raise UsageError("--models and --losses need at least one name each")
+    list_models()  # fills the model registry
+    for name in options.models:
+        MODELS.entry(name)
+    for name in options.losses:
+        LOSSES.entry(name)
 
 
 def _run_combo(model_name: str, loss: str, options: BenchmarkOptions, splits: Path, test_csvs: list[Path],

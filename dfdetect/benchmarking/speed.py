@@ -89,7 +89,6 @@ def model_speed(options: SpeedOptions) -> list[dict[str, Any]]:
         n = options.batch_size * options.frames
         rows.append({"stage": "model", "name": name, "input": f"{options.batch_size}x{options.frames}x3x{img}x{img}",
                      "frames_per_s": n / seconds, "ms_per_frame": 1000 * seconds / n, "note": str(device)})
-        del model
     return rows
 
 
