@@ -77,6 +77,7 @@ def build_synthetic_splits(out_dir: Path, options: SyntheticOptions) -> Path:
     extract_opts = ExtractOptions(detector="dlib", frames=options.frames, size=options.crop_size)
     run_extraction(inputs_from_csv(csv_path), data, extract_opts, workers=options.workers)
     options.timings["extract"] = time.perf_counter() - start
+    _sort_manifest(data / "manifest.csv")
     console.info(f"extracted faces in {options.timings['extract']:.1f}s")
 
     start = time.perf_counter()
@@ -89,3 +90,13 @@ def build_synthetic_splits(out_dir: Path, options: SyntheticOptions) -> Path:
     for warning in getattr(summary, "warnings", []) or []:
         console.info(f"split: {warning}")
     return splits
+
+
+def _sort_manifest(path: Path) -> None:
+    """Rows in video_id order: parallel extraction writes them in completion order, and the
+    ratio test sets drawn by `split` depend on the row order, so the same --seed must see the
+    same order."""
+    from dfdetect.manifest import read_manifest, write_csv_atomic
+
+    df = read_manifest(path)
+    write_csv_atomic(df.sort_values("video_id", kind="stable").reset_index(drop=True), path)
