@@ -79,6 +79,7 @@ def plot_auc_vs_ratio(
         ax.errorbar(k, mean, yerr=std if std.any() else None, marker=markers[i % len(markers)],
                     linewidth=1.5, markersize=5, capsize=3, label=name)
     ax.set_xscale("log")
+    ax.set_ylim(-0.02, 1.02)  # error bars of tiny sets would otherwise run past [0, 1]
     if ticks:
         from matplotlib.ticker import FixedLocator, NullLocator
 
