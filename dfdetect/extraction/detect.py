@@ -25,7 +25,10 @@ from dfdetect.extraction.tracking import continues
 
 PAD_FRACTION = 0.3
 TIGHT_SIDE = 160
-PRUNE_AFTER = 4  # the padded pass sees the frame's shorter side at this many pixels
+PRUNE_AFTER = 4
+# The largest image any pass may build: 2x a 1080p frame (dlib upsample=1 on 1080p, as the
+# reference does). Above 1080p the strongest pass is upscaled less (4K: about 1x).
+MAX_PASS_PIXELS = 3840 * 2160  # the padded pass sees the frame's shorter side at this many pixels
 # Tracking window: once a face is known, the next frame is first searched only in a square of
 # ROI_FACTOR x its size around it, scaled so the face is about ROI_FACE_PX (dlib's HOG window is
 # 80 px). That is a few times fewer pixels than the whole downscaled frame, and small faces in
@@ -46,6 +49,8 @@ def plan_passes(height: int, width: int, detect_size: int, max_upscale: float) -
     """The detection passes for a frame size, cheapest first."""
     longest = max(height, width)
     base = min(1.0, detect_size / longest)
+    # HOG's feature pyramid needs ~8 bytes per pixel: cap the largest pass so memory stays bounded.
+    max_upscale = max(base, min(max_upscale, (MAX_PASS_PIXELS / float(height * width)) ** 0.5))
     # A face that fills the frame is big: the padded pass can run on a small copy of the frame.
     tight = min(base, TIGHT_SIDE / min(height, width))
     passes = [Pass(base), Pass(tight, PAD_FRACTION)]

@@ -17,7 +17,7 @@ from dfdetect.video_io import VideoError, iter_sampled_frames, probe
 
 # Frames without a detection wait for the next detected frame (their box is carried from the
 # nearest one). Beyond this many bytes of waiting raw frames, they are kept PNG-compressed.
-PENDING_RAW_BUDGET = 192 * 1024 * 1024
+PENDING_RAW_BUDGET = 64 * 1024 * 1024
 
 
 def build_detector(options: ExtractOptions) -> FaceDetector:
