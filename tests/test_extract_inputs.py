@@ -67,6 +67,15 @@ def test_csv_list_resolves_relative_paths_against_the_csv(tmp_path, clip):
         gather_inputs(csvs=[bad])
 
 
+def test_a_csv_given_as_an_input_is_read_as_a_video_list(tmp_path, clip):
+    _place(clip, tmp_path / "vids" / "r.mp4", tmp_path / "vids" / "f.mp4")
+    csv = tmp_path / "videos.csv"
+    pd.DataFrame({"path": ["vids/r.mp4", "vids/f.mp4"], "label": ["real", "fake"]}).to_csv(csv, index=False)
+    items = gather_inputs([csv])
+    assert [it.path.name for it in items] == ["r.mp4", "f.mp4"]
+    assert [it.label for it in items] == [0, 1]
+
+
 def _ffpp_tree(root: Path, clip: Path) -> None:
     for vid in ("519", "515", "001", "002"):
         _place(clip, root / "original_sequences/youtube/c23/videos" / f"{vid}.mp4")

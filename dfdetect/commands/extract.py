@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 def command(
     inputs: Annotated[
         Optional[list[str]],
-        typer.Argument(help="Video files and folders (searched recursively), or a dataset root with --dataset.",
+        typer.Argument(help="Video files, folders (searched recursively) and CSV lists (path,label[,group,method]), or a dataset root with --dataset.",
                        show_default=False, metavar="INPUTS"),
     ] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output DATA folder (manifest.csv, faces/).")] = None,

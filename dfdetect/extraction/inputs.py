@@ -153,6 +153,11 @@ def gather_inputs(
     from dfdetect.extraction.datasets import DATASETS, dataset_inputs
 
     paths = list(paths)
+    csvs = list(csvs)
+    if dataset is None:
+        # A CSV named as an input is a video list (`dfdetect extract videos.csv`), never a video.
+        csvs += [p for p in paths if str(p).lower().endswith(".csv")]
+        paths = [p for p in paths if not str(p).lower().endswith(".csv")]
     items: list[VideoInput] = []
     if dataset is not None:
         if dataset not in DATASETS:
