@@ -18,14 +18,19 @@ if TYPE_CHECKING:
 
 
 def print_table(table: "Table") -> None:
-    """Print a wide table to stdout; when piped (no terminal, no $COLUMNS) allow 200 columns
+    """Print a wide table to stdout; when piped (no terminal, no $COLUMNS) use 200 columns
     instead of rich's 80, so that files get whole numbers rather than '0.4…'."""
     import os
+    import sys
+
+    from rich.console import Console
 
     from dfdetect import console
 
-    wide = not console.stdout.is_terminal and not os.environ.get("COLUMNS")
-    console.stdout.print(table, width=200 if wide else None)
+    if console.stdout.is_terminal or os.environ.get("COLUMNS"):
+        console.stdout.print(table)
+    else:  # Console.print(width=) cannot exceed the console's own width
+        Console(file=sys.stdout, width=200, soft_wrap=True).print(table)
 
 
 def fmt_value(value: Any, std: Any = None, digits: int = 3, sep: str = " ± ") -> str:
