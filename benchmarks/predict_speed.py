@@ -17,6 +17,7 @@ median(predict) <= 1.2 x (median(extract) + median(model)). Without --checkpoint
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -50,6 +51,7 @@ def main() -> None:
     ap.add_argument("--checkpoint", default=None)
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `dfdetect predict` does, before torch loads
 
     from dfdetect.extraction import extract_faces
     from dfdetect.prediction import PredictOptions, Predictor
