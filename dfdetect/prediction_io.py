@@ -68,9 +68,12 @@ class ResultWriter:
             json.dump(self.rows, self.stream, indent=2)
             self.stream.write("\n")
         elif self.fmt == "table":
+            import os
+
             from rich.console import Console
 
-            Console(file=self.stream, soft_wrap=True).print(results_table(self.rows))
+            piped = not (hasattr(self.stream, "isatty") and self.stream.isatty()) and not os.environ.get("COLUMNS")
+            Console(file=self.stream, soft_wrap=True, width=200 if piped else None).print(results_table(self.rows))
         self.stream.flush()
 
 
