@@ -248,6 +248,19 @@ def test_same_seed_gives_byte_identical_files(tmp_path):
     assert (tmp_path / "A" / "test.csv").read_bytes() != (tmp_path / "C" / "test.csv").read_bytes()
 
 
+def test_manifest_row_order_does_not_change_the_splits(tmp_path):
+    # Parallel extraction writes rows in completion order; the splits must not depend on it.
+    rows = ffpp_rows(20) + plain_rows(30, 6)
+    forward = write_manifest(tmp_path / "DATA", rows)
+    shuffled = tmp_path / "DATA" / "shuffled.csv"
+    read(forward).sample(frac=1.0, random_state=3).to_csv(shuffled, index=False)
+    kwargs = dict(test_ratios="1:1,1:5", repeats=2, train_ratio="1:2", seed=4)
+    make_splits([forward], tmp_path / "A", **kwargs)
+    make_splits([shuffled], tmp_path / "B", **kwargs)
+    for name in sorted(p.name for p in (tmp_path / "A").glob("*.csv")):
+        assert (tmp_path / "A" / name).read_bytes() == (tmp_path / "B" / name).read_bytes(), name
+
+
 def test_status_filtering_duplicates_and_stale_files(tmp_path):
     rows = ffpp_rows(12) + [row("broken", 0, "broken", status="no_face"), row("crashed", 1, "x", status="error")]
     rows[-1]["label"] = ""  # excluded rows are not label-checked

@@ -197,8 +197,13 @@ def load_manifests(args: Sequence[str | os.PathLike[str]], out_dir: Path) -> Loa
         df["group"] = group.where(group != "", df["video_id"])
         df["faces_file"] = _rewrite_faces_files(df, path, out_dir)
         frames.append(df)
+    rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if len(rows):
+        # Row order in a manifest depends on how extraction was parallelised; sorting makes the
+        # same set of videos and --seed give the same splits whatever order they were written in.
+        rows = rows.sort_values("video_id", kind="stable").reset_index(drop=True)
     loaded = LoadedManifests(
-        rows=pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(),
+        rows=rows,
         paths=paths, n_rows=n_rows, excluded=excluded,
     )
     _check_usable(loaded)
