@@ -53,5 +53,16 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def prefer_passive_openmp() -> None:
+    """Call before torch loads: OpenMP threads then sleep instead of spin while they wait.
+
+    On a small, busy CPU spinning threads made training and inference several times slower.
+    A value the user already set wins.
+    """
+    import os
+
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def stdout_is_terminal() -> bool:
     return sys.stdout.isatty()

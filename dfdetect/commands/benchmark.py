@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from dfdetect import console
-from dfdetect.commands._common import DeviceOption, SeedOption, handle_errors
+from dfdetect.commands._common import DeviceOption, SeedOption, handle_errors, prefer_passive_openmp
 from dfdetect.errors import UsageError
 
 
@@ -50,9 +49,7 @@ def command(
     (imbalanced train, test sets at each ratio), trains every model × loss with quick settings and
     prints the AUC table. results.csv, summary.csv and plots go to --out, with the checkpoints.
     Finishes in about 5 minutes on a 2-core CPU with the defaults. --speed prints throughput."""
-    # Before torch loads: OpenMP threads that sleep instead of spin when they wait. On a busy
-    # small machine spinning threads made CPU training and inference several times slower.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    prefer_passive_openmp()
     from dfdetect.device import validate_device_string
     from dfdetect.splitting import parse_ratio
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, List, Optional
 
 import typer
 
 from dfdetect import console
-from dfdetect.commands._common import DeviceOption, handle_errors
+from dfdetect.commands._common import DeviceOption, handle_errors, prefer_passive_openmp
 from dfdetect.errors import UsageError
 
 
@@ -32,9 +31,7 @@ def command(
     Video level: AUC, AP, EER, accuracy, precision, recall, F1 and balanced accuracy at
     --threshold; frame level: AUC and AP. Repeats (test_1to100_r0.csv, _r1, ...)
     are reported as mean ± std; sets holding one class show n/a for AUC, AP and EER."""
-    # Before torch loads: OpenMP threads that sleep instead of spin when they wait. On a busy
-    # small machine spinning threads made CPU training and inference several times slower.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    prefer_passive_openmp()
     from dfdetect.device import validate_device_string
     from dfdetect.evaluation import EvalOptions, evaluate
     from dfdetect.inference import check_aggregate

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, List, Optional
@@ -10,7 +9,7 @@ from typing import Annotated, List, Optional
 import typer
 
 from dfdetect import console
-from dfdetect.commands._common import DeviceOption, handle_errors
+from dfdetect.commands._common import DeviceOption, handle_errors, prefer_passive_openmp
 from dfdetect.errors import UsageError
 
 EPILOG = (
@@ -46,9 +45,7 @@ def command(
     """Score videos with a trained checkpoint (fake probability and verdict per video).
 
     Face extraction and the model run in one go; the model and detector load once per batch."""
-    # Before torch loads: OpenMP threads that sleep instead of spin when they wait. On a busy
-    # small machine spinning threads made CPU training and inference several times slower.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    prefer_passive_openmp()
     from dfdetect.device import validate_device_string
     from dfdetect.inference import check_aggregate
     from dfdetect.prediction import PredictOptions, PredictSummary, Predictor, expand_inputs, resolve_checkpoint

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import math
-import os
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from dfdetect import console
-from dfdetect.commands._common import DeviceOption, SeedOption, handle_errors
+from dfdetect.commands._common import DeviceOption, SeedOption, handle_errors, prefer_passive_openmp
 from dfdetect.errors import UsageError
 
 if TYPE_CHECKING:
@@ -62,9 +61,7 @@ def command(
     seed: SeedOption = 0,
 ) -> None:
     """Train a detector (default: the paper's dual-level ResNet-50 + GRU with the AUC loss)."""
-    # Before torch loads: OpenMP threads that sleep instead of spin when they wait. On a busy
-    # small machine spinning threads made CPU training several times slower.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    prefer_passive_openmp()
     from dfdetect.augment import parse_augment
     from dfdetect.device import validate_device_string
     from dfdetect.training import TrainConfig, resume_config, train
