@@ -27,7 +27,7 @@ from dfdetect.extraction.store import (
     save_stack,
     write_rows,
 )
-from dfdetect.manifest import STATUS_ERROR, STATUS_NO_FACE, STATUS_OK
+from dfdetect.manifest import STATUS_ERROR, STATUS_OK
 
 # The manifest is rewritten at most this often while a batch runs (and always at the end), so a
 # killed run loses at most the rows of the last few seconds; their stacks are simply redone.

@@ -160,7 +160,6 @@ def make_splits(
     Writes OUT/train.csv, val.csv, test.csv, test_<f>to<r>[_r<k>].csv and splits.json; returns the
     summary. Same manifests and seed give byte-identical files.
     """
-    import pandas as pd
 
     _validate_options(test_size, val_size, repeats, fakes_min, seed)
     ratios = _coerce_ratios(test_ratios)

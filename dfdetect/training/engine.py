@@ -24,7 +24,6 @@ from dfdetect.training.distributed import DistContext
 
 if TYPE_CHECKING:
     import torch
-    from torch import nn
 
 METRIC_COLUMNS = ["epoch", "train_loss", "val_loss", "val_video_auc", "val_frame_auc", "lr", "time"]
 
