@@ -17,6 +17,7 @@ import numpy as np
 
 from dfdetect import console
 from dfdetect.errors import DfdetectError
+from dfdetect.inference import ScoringOptions
 from dfdetect.manifest import STATUS_OK, parse_label, read_manifest, resolve_faces_path
 from dfdetect.metrics import (
     ALL_METRICS,
@@ -35,12 +36,8 @@ if TYPE_CHECKING:
 EVAL_COLUMNS = ["video_id", "label", "faces_file", "status"]
 
 
-@dataclass
-class EvalOptions:
-    threshold: float = 0.5
-    aggregate: str = "mean"
-    device: str = "auto"
-    batch_size: int = 8
+class EvalOptions(ScoringOptions):
+    """Options of `dfdetect eval`."""
 
 
 @dataclass

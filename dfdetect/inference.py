@@ -30,6 +30,16 @@ if TYPE_CHECKING:
 AGGREGATES = ("mean", "max", "median")
 
 
+@dataclass
+class ScoringOptions:
+    """How eval and predict turn a model's outputs into verdicts; shared so they never drift."""
+
+    threshold: float = 0.5
+    aggregate: str = "mean"
+    device: str = "auto"
+    batch_size: int = 8
+
+
 def check_aggregate(aggregate: str) -> str:
     if aggregate not in AGGREGATES:
         raise UsageError(f"invalid --aggregate '{aggregate}'; use one of {', '.join(AGGREGATES)}")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence, TextIO
 
 from dfdetect.errors import UsageError
+from dfdetect.inference import ScoringOptions
 
 if TYPE_CHECKING:
     from dfdetect.extraction import ExtractOptions
@@ -31,12 +32,8 @@ EXIT_OK, EXIT_INPUT_FAILED, EXIT_USAGE, EXIT_FAKE_FOUND = 0, 1, 2, 3
 RESULT_COLUMNS = ["path", "fake_prob", "verdict", "frames", "faces", "status", "error"]
 
 
-@dataclass
-class PredictOptions:
-    threshold: float = 0.5
-    aggregate: str = "mean"
-    device: str = "auto"
-    batch_size: int = 8
+class PredictOptions(ScoringOptions):
+    """Options of `dfdetect predict`."""
 
 
 @dataclass
