@@ -32,6 +32,8 @@ VERSION = 1
 BEST, LAST = "best.ckpt", "last.ckpt"
 
 
+_CHECKPOINT_HINT = "; pass a RUN folder or the best.ckpt/last.ckpt that `dfdetect train` wrote"
+
 def unwrap(model: "nn.Module") -> "nn.Module":
     """The bare model under DistributedDataParallel / torch.compile wrappers."""
     while True:
@@ -96,7 +98,9 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         blocked = next((line for line in lines if "GLOBAL" in line or "Unsupported global" in line), None)
         if blocked is None:
-            raise DfdetectError(f"{p}: not a readable checkpoint ({lines[-2] if len(lines) > 1 else lines[0]})") from None
+            raise DfdetectError(
+                f"{p}: not a readable checkpoint ({lines[-2] if len(lines) > 1 else lines[0]})" + _CHECKPOINT_HINT
+            ) from None
         raise DfdetectError(
             f"{p}: refused: it holds pickled objects that would run code on loading ({blocked.rstrip('.')}); "
             "dfdetect loads tensors and plain data only"
@@ -105,7 +109,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         if isinstance(exc, (FileNotFoundError, PermissionError)):
             raise
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise DfdetectError(f"{p}: not a readable checkpoint ({first})") from None
+        raise DfdetectError(f"{p}: not a readable checkpoint ({first})" + _CHECKPOINT_HINT) from None
     if not isinstance(obj, dict):
         raise DfdetectError(f"{p}: not a checkpoint (a {type(obj).__name__}, expected a dict of tensors)")
     return obj
