@@ -225,3 +225,13 @@ def test_importing_the_model_package_does_not_import_torch():
     code = "import sys, dfdetect.models, dfdetect.losses, dfdetect.cli; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_models_command_suggests_a_close_name_for_a_typo():
+    from typer.testing import CliRunner
+
+    from dfdetect.cli import app
+
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["models", "dula", "--no-params"])
+    assert result.exit_code == 2
+    assert "did you mean 'dual'?" in result.output

@@ -31,7 +31,13 @@ def command(
 
     rows = model_rows(pattern, params=params)
     if not rows:
-        raise UsageError(f"no model matches '{pattern}'")
+        import difflib
+
+        from dfdetect.models import list_models
+
+        close = difflib.get_close_matches(pattern, list_models(), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else f" (available: {', '.join(list_models())})"
+        raise UsageError(f"no model matches '{pattern}'{hint}")
     if output_format == "json":
         console.stdout.print_json(json.dumps(rows))
         return
