@@ -25,7 +25,7 @@ def command(
         "--data", help="A split folder from `dfdetect split`.", show_default="built-in synthetic dataset")] = None,
     models: Annotated[str, typer.Option("--models", help="Comma-separated model names (see `dfdetect models`).")] = "dual,cnn,meso4,xception",
     losses: Annotated[str, typer.Option("--losses", help="Comma-separated loss names.")] = "bce,auc",
-    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs per model × loss.")] = 3,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs per model × loss.")] = 6,
     frames: Annotated[int, typer.Option("--frames", min=1, help="Frames per clip (synthetic data) and per model input.")] = 4,
     img_size: Annotated[Optional[int], typer.Option(
         "--img-size", min=16, help="Face crop / model input side in pixels.", show_default="64; 32 for xception")] = None,
