@@ -18,16 +18,16 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-# (name, module): each module defines `command`. Add a row when a subcommand lands.
+# (name, module) in pipeline order, which --help keeps; each module defines `command`.
 SUBCOMMANDS: list[tuple[str, str]] = [
-    ("models", "dfdetect.commands.models"),
     ("synth", "dfdetect.commands.synth"),
+    ("extract", "dfdetect.commands.extract"),
+    ("split", "dfdetect.commands.split"),
+    ("models", "dfdetect.commands.models"),
+    ("train", "dfdetect.commands.train"),
     ("eval", "dfdetect.commands.eval"),
     ("predict", "dfdetect.commands.predict"),
     ("benchmark", "dfdetect.commands.benchmark"),
-    ("split", "dfdetect.commands.split"),
-    ("extract", "dfdetect.commands.extract"),
-    ("train", "dfdetect.commands.train"),
 ]
 
 
