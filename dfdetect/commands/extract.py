@@ -23,7 +23,7 @@ def command(
                        show_default=False, metavar="INPUTS"),
     ] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output DATA folder (manifest.csv, faces/).")] = None,
-    label: Annotated[Optional[str], typer.Option("--label", help="real or fake, for plain files/folders (unknown otherwise).")] = None,
+    label: Annotated[Optional[str], typer.Option("--label", help="real or fake, for plain files/folders and CSV lists without a label column (unknown otherwise). Relabels videos already extracted with another label.")] = None,
     csv: Annotated[
         Optional[list[Path]], typer.Option("--csv", help="CSV list with columns path,label[,group,method]; repeatable.")
     ] = None,

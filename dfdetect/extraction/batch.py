@@ -128,19 +128,23 @@ class _Manifest:
         self.mine: dict[str, dict[str, str]] = {}
         self.drop: set[str] = set()
         self.dirty = False
+        self.interval = MANIFEST_FLUSH_SECONDS
 
     def put(self, row: dict[str, str]) -> None:
         self.mine[row["video_id"]] = row
         self.drop.discard(row["video_id"])
         self.dirty = True
-        if time.monotonic() - self._last >= MANIFEST_FLUSH_SECONDS:
+        if time.monotonic() - self._last >= self.interval:
             self.flush()
 
     def flush(self) -> None:
+        started = time.monotonic()
         if self.dirty or not self.path.exists():
             update_rows(self.path, self.out_dir, self.mine, self.drop)
             self.dirty = False
         self._last = time.monotonic()
+        # A huge manifest takes long to re-read and rewrite: spend at most ~10 % of the time on it.
+        self.interval = max(MANIFEST_FLUSH_SECONDS, 10 * (self._last - started))
 
 
 def run_extraction(
