@@ -277,3 +277,12 @@ def test_manifest_updates_from_two_processes_merge_under_the_lock(tmp_path):
         assert p.returncode == 0, err
     ids = read_manifest(tmp_path / "manifest.csv", required=["video_id"])["video_id"].tolist()
     assert sorted(ids) == sorted(f"{n}{i:02d}" for n in "ab" for i in range(40))
+
+
+def test_a_damaged_manifest_is_never_overwritten(tmp_path, clips):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "manifest.csv").write_text("this is not,a manifest\n1,2\n")
+    with pytest.raises(DfdetectError, match="not a readable manifest"):
+        run_extraction(gather_inputs([clips["real/clip0"]], label="real"), data, OPTS)
+    assert (data / "manifest.csv").read_text() == "this is not,a manifest\n1,2\n"

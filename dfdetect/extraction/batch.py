@@ -176,7 +176,7 @@ def run_extraction(
     manifest = _Manifest(target, out)
     with manifest_lock(out):  # ids, skips and reservations see one consistent manifest
         check_config(out, options.fingerprint())
-        known = read_rows(out / MANIFEST_NAME)
+        known = read_rows(out / MANIFEST_NAME, strict=True)
         settle_ids(items, known)  # all items, before sharding, so every shard agrees on the ids
         all_ids = [it.video_id for it in items]
         if shard is not None:

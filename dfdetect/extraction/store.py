@@ -64,17 +64,26 @@ def stack_is_complete(path: Path, frames: str | int | None = None) -> bool:
     return frames in (None, "") or str(arr.shape[0]) == str(frames)
 
 
-def read_rows(path: Path) -> dict[str, dict[str, str]]:
-    """Rows of a manifest or manifest part by video_id ({} when absent or unreadable)."""
+def read_rows(path: Path, strict: bool = False) -> dict[str, dict[str, str]]:
+    """Rows of a manifest or manifest part by video_id ({} when absent or empty).
+
+    An unreadable file also gives {} unless `strict`: then it is an error, so that a writer never
+    replaces a damaged manifest (and the rows it still holds) with its own few rows.
+    """
     import pandas as pd
 
     if not path.is_file():
         return {}
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError):
+    except pd.errors.EmptyDataError:
         return {}
-    if "video_id" not in df.columns:
+    except (pd.errors.ParserError, UnicodeDecodeError):
+        df = None
+    if df is None or "video_id" not in df.columns:
+        if strict:
+            raise DfdetectError(f"{path}: not a readable manifest (no video_id column, or not CSV); "
+                                "move it aside or repair it, then re-run (it was left as it is)")
         return {}
     return {r["video_id"]: r for r in df.to_dict("records")}
 
@@ -167,7 +176,7 @@ def update_rows(
     Rows that other processes wrote since we last looked are kept (a merge, never a blind rewrite).
     """
     with manifest_lock(out_dir):
-        rows = read_rows(path)
+        rows = read_rows(path, strict=True)
         rows.update(put)
         for vid in drop:
             rows.pop(vid, None)
