@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,16 +60,9 @@ def save_checkpoint(
     }
     if train_state is not None:
         payload["train_state"] = train_state
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    from dfdetect.manifest import atomic_write
+
+    return atomic_write(path, lambda fh: torch.save(payload, fh))
 
 
 def resolve_checkpoint(path_or_run: str | os.PathLike[str]) -> Path:

@@ -12,7 +12,7 @@ import re
 import tempfile
 import unicodedata
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable
 
 from dfdetect.errors import DfdetectError
 
@@ -98,18 +98,48 @@ def read_manifest(path: str | os.PathLike[str], required: Iterable[str] = MANIFE
     return df
 
 
-def write_csv_atomic(df: "pd.DataFrame", path: str | os.PathLike[str]) -> None:
-    """Write a CSV via a temporary file and rename, so readers never see half a file."""
+def output_file_mode() -> int:
+    """0666 minus the process umask: the mode `open()` would give a new file.
+
+    Read from /proc on Linux (no race with other threads); elsewhere by setting and restoring it.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> Path:
+    """Write a file via a temporary file in its folder and a rename, so readers never see half a
+    file and a killed run leaves only a hidden `.*.tmp`. The one helper every output goes through.
+
+    mkstemp creates 0600; the file is chmod-ed to what the umask allows (like any other output), so
+    manifests, split CSVs, checkpoints and metrics are readable by a shared cluster group.
+    """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    os.close(fd)
     try:
-        df.to_csv(tmp, index=False, lineterminator="\n")
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.chmod(tmp, output_file_mode())
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return p
+
+
+def write_csv_atomic(df: "pd.DataFrame", path: str | os.PathLike[str]) -> None:
+    """Write a CSV atomically (see `atomic_write`)."""
+    text = df.to_csv(index=False, lineterminator="\n")
+    atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
 
 
 def order_columns(df: "pd.DataFrame") -> "pd.DataFrame":

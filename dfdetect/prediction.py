@@ -118,6 +118,16 @@ def expand_inputs(args: Sequence[str], stdin: TextIO | None = None) -> list[str]
     return out
 
 
+def shard_inputs(paths: Sequence[str], shard: tuple[int, int] | None) -> list[str]:
+    """This shard's share of the inputs (`--shard i/n`): a stable hash of each path as listed,
+    so n jobs given the same list score every video exactly once."""
+    from dfdetect.sharding import shard_of
+
+    if shard is None:
+        return list(paths)
+    return [p for p in paths if shard_of(str(p), shard[1]) == shard[0]]
+
+
 def extraction_defaults(config: dict[str, Any]) -> dict[str, Any]:
     """Extraction settings recorded in a checkpoint (crop scale and size of its training data)."""
     found: dict[str, Any] = {}

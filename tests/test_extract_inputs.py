@@ -88,15 +88,15 @@ def _ffpp_tree(root: Path, clip: Path) -> None:
     (root / "splits/test.json").write_text(json.dumps([["001", "002"]]))
 
 
-def test_ffpp_layout_groups_fakes_with_their_target_and_reads_official_splits(tmp_path, clip):
+def test_ffpp_layout_groups_fakes_with_both_identities_and_reads_official_splits(tmp_path, clip):
     _ffpp_tree(tmp_path, clip)
     items = gather_inputs([tmp_path], dataset="ff++")
     assert len(items) == 4 + 6  # c23 only
     fakes = [it for it in items if it.label == 1]
     f = next(it for it in fakes if it.path.stem == "519_515" and it.method == "Deepfakes")
-    assert f.group == "519" and f.split == "train" and f.dataset == "ff++"
+    assert f.group == "515" and f.split == "train" and f.dataset == "ff++"
     real = next(it for it in items if it.path.stem == "519")
-    assert real.label == 0 and real.group == "519" and real.method == "real"
+    assert real.label == 0 and real.group == "515" and real.method == "real"
     assert {it.split for it in items if it.path.stem.startswith(("001", "002"))} == {"test"}
     assert len({it.video_id for it in items}) == len(items)
     c40 = gather_inputs([tmp_path], dataset="ff++", compression="c40")
@@ -105,7 +105,7 @@ def test_ffpp_layout_groups_fakes_with_their_target_and_reads_official_splits(tm
         gather_inputs([tmp_path], dataset="ff++", compression="raw")
 
 
-def test_celebdf_layout_groups_by_target_identity_and_marks_the_test_list(tmp_path, clip):
+def test_celebdf_layout_groups_by_identity_component_and_marks_the_test_list(tmp_path, clip):
     _place(clip, tmp_path / "Celeb-real/id0_0002.mp4", tmp_path / "Celeb-real/id1_0000.mp4",
            tmp_path / "Celeb-synthesis/id0_id1_0002.mp4", tmp_path / "YouTube-real/00170.mp4")
     # In this file 1 means real (the opposite of ours); labels come from the folders anyway.
@@ -113,7 +113,7 @@ def test_celebdf_layout_groups_by_target_identity_and_marks_the_test_list(tmp_pa
     items = _by_name(gather_inputs([tmp_path], dataset="celeb-df"))
     fake = items["id0_id1_0002"]
     assert fake.label == 1 and fake.group == items["id0_0002"].group == "celeb-id0"
-    assert items["id1_0000"].group == "celeb-id1"
+    assert items["id1_0000"].group == "celeb-id0"  # id1's face is in id0_id1_0002
     assert items["00170"].label == 0 and items["00170"].split == "test" and fake.split == "test"
     assert items["id0_0002"].split == "train"
 
@@ -148,5 +148,5 @@ def test_ffpp_tree_extracts_end_to_end(tmp_path, clip):
     summary = run_extraction(items, tmp_path / "data", ExtractOptions(frames=2, size=32))
     assert (summary.ok, summary.error) == (2, 0)
     df = read_manifest(tmp_path / "data" / "manifest.csv")
-    assert sorted(df["group"]) == ["519", "519"] and sorted(df["label"]) == ["0", "1"]
+    assert sorted(df["group"]) == ["515", "515"] and sorted(df["label"]) == ["0", "1"]
     assert set(df["dataset"]) == {"ff++"} and set(df["method"]) == {"real", "Deepfakes"}

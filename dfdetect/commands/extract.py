@@ -23,7 +23,7 @@ def command(
                        show_default=False, metavar="INPUTS"),
     ] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output DATA folder (manifest.csv, faces/).")] = None,
-    label: Annotated[Optional[str], typer.Option("--label", help="real or fake, for plain files/folders (unknown otherwise).")] = None,
+    label: Annotated[Optional[str], typer.Option("--label", help="real or fake, for plain files/folders and CSV lists without a label column (unknown otherwise). Relabels videos already extracted with another label.")] = None,
     csv: Annotated[
         Optional[list[Path]], typer.Option("--csv", help="CSV list with columns path,label[,group,method]; repeatable.")
     ] = None,
@@ -38,7 +38,7 @@ def command(
     size: Annotated[int, typer.Option("--size", help="Crop side in pixels after resizing.")] = 128,
     workers: Annotated[int, typer.Option("--workers", "-j", help="Worker processes.")] = 1,
     shard: Annotated[
-        Optional[str], typer.Option("--shard", help="Do only share i of n (1-based, e.g. 2/4); writes manifest.part-i-of-n.csv.")
+        Optional[str], typer.Option("--shard", help="Do only share i of n (1-based, e.g. 2/4), or 'auto' from the job array's environment (Slurm, Grid Engine, Kubernetes indexed Job: see README); writes manifest.part-i-of-n.csv.")
     ] = None,
     merge: Annotated[
         bool, typer.Option("--merge", help="Only merge DATA/manifest.part-*.csv into DATA/manifest.csv (DATA as INPUTS or --out).")
@@ -63,7 +63,7 @@ def command(
         detector=detector, detector_model=None if detector_model is None else str(detector_model),
         frames=parse_frames(frames), scale=scale, size=size, device=validate_device_string(device), seed=seed,
     ).validate()
-    from dfdetect.extraction.batch import parse_shard
+    from dfdetect.sharding import parse_shard
 
     shard_spec = parse_shard(shard)
     if dataset is not None:
@@ -101,6 +101,8 @@ def render(summary: "ExtractSummary") -> None:
         str(summary.frames), f"{summary.seconds:.1f}", f"{summary.frames_per_second:.1f}",
     )
     console.stdout.print(table)
+    for video_id, note in summary.notes[:20]:
+        console.warn(f"{video_id}: {note}")
     for video_id, error in summary.errors[:20]:
         console.warn(f"{video_id}: {error}")
     if len(summary.errors) > 20:

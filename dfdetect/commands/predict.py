@@ -41,6 +41,9 @@ def command(
     size: Annotated[Optional[int], typer.Option("--size", min=8, help="Face crop side in pixels.", show_default="the checkpoint's")] = None,
     device: DeviceOption = "auto",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Windows of T frames per forward pass.")] = 8,
+    shard: Annotated[Optional[str], typer.Option(
+        "--shard", help="Score only share i of n (e.g. 2/8), or 'auto' from the job array's environment; "
+                        "--out FILE becomes FILE.part-i-of-n.EXT.")] = None,
 ) -> None:
     """Score videos with a trained checkpoint (fake probability and verdict per video).
 
@@ -48,7 +51,9 @@ def command(
     prefer_passive_openmp()
     from dfdetect.device import validate_device_string
     from dfdetect.inference import check_aggregate
-    from dfdetect.prediction import PredictOptions, PredictSummary, Predictor, expand_inputs, resolve_checkpoint
+    from dfdetect.prediction import (
+        PredictOptions, PredictSummary, Predictor, expand_inputs, resolve_checkpoint, shard_inputs,
+    )
     from dfdetect.prediction_io import ResultWriter, choose_format, write_frame_timeline
 
     if not 0.0 <= threshold <= 1.0:
@@ -60,8 +65,14 @@ def command(
     if out:  # the file's extension decides, then --format, then csv
         ext = out.suffix.lower().lstrip(".")
         file_format = ext if ext in ("csv", "json", "jsonl") else (stdout_format if fmt and stdout_format != "table" else "csv")
+    from dfdetect.sharding import parse_shard, part_path
+
+    shard_spec = parse_shard(shard)
     ckpt = resolve_checkpoint(checkpoint)
-    paths = expand_inputs(videos)
+    paths = shard_inputs(expand_inputs(videos), shard_spec)
+    if shard_spec:
+        out = Path(part_path(out, shard_spec)) if out else None
+        console.info(f"predict: shard {shard_spec[0]}/{shard_spec[1]}: {len(paths)} video(s)")
     predictor = Predictor(
         ckpt, PredictOptions(threshold, aggregate, device, batch_size),
         dict(detector=detector, detector_model=detector_model, frames=frames, scale=scale, size=size),

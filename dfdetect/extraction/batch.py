@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import sys
@@ -12,22 +11,25 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from dfdetect import console
-from dfdetect.errors import UsageError
+from dfdetect.errors import DfdetectError, UsageError
 from dfdetect.extraction.faces import build_detector, extract_faces
-from dfdetect.extraction.inputs import VideoInput, inputs_from_paths
+from dfdetect.extraction.inputs import VideoInput, inputs_from_paths, settle_ids
 from dfdetect.extraction.options import ExtractOptions
 from dfdetect.extraction.store import (
     MANIFEST_NAME,
     check_config,
     is_finished,
+    manifest_lock,
     merge_parts,
     part_name,
     read_rows,
     save_json,
     save_stack,
+    update_rows,
     write_rows,
 )
-from dfdetect.manifest import STATUS_ERROR, STATUS_OK
+from dfdetect.manifest import LABEL_NAMES, STATUS_ERROR, STATUS_OK, parse_label
+from dfdetect.sharding import parse_shard, shard_of
 
 # The manifest is rewritten at most this often while a batch runs (and always at the end), so a
 # killed run loses at most the rows of the last few seconds; their stacks are simply redone.
@@ -48,6 +50,7 @@ class ExtractSummary:
     seconds: float = 0.0
     merged: bool = False
     errors: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # ok videos with a remark (warnings)
 
     @property
     def frames_per_second(self) -> float:
@@ -56,24 +59,6 @@ class ExtractSummary:
     @property
     def failed(self) -> bool:
         return self.error > 0
-
-
-def parse_shard(text: str | None) -> tuple[int, int] | None:
-    """'2/4' -> (2, 4). Shards are numbered 1..n."""
-    if text is None or text == "":
-        return None
-    try:
-        i, n = (int(x) for x in str(text).split("/"))
-    except ValueError:
-        raise UsageError(f"--shard must look like i/n (e.g. 1/4), not '{text}'") from None
-    if n < 1 or not 1 <= i <= n:
-        raise UsageError(f"--shard {text}: shards are numbered 1..n, so i must be between 1 and {max(n, 1)}")
-    return i, n
-
-
-def shard_of(video_id: str, count: int) -> int:
-    """The shard (1..count) a video belongs to: a stable hash of its id, the same on every machine."""
-    return int(hashlib.sha1(video_id.encode("utf-8")).hexdigest()[:12], 16) % count + 1
 
 
 # ---------------------------------------------------------------- one video (runs in a worker)
@@ -107,7 +92,9 @@ def process_video(item: VideoInput, out_dir: Path, options: ExtractOptions, dete
         status, error = result.status, result.error
         extra = {
             "frames": str(result.n_sampled), "faces": str(result.n_faces),
-            "source_frames": str(result.frame_count or ""), "fps": f"{result.fps:.3f}" if result.fps else "",
+            # the length that was sampled: the decodable one when the container over-reports
+            "source_frames": str(result.decoded_frames or result.frame_count or ""), "note": result.note,
+            "fps": f"{result.fps:.3f}" if result.fps else "",
             "width": str(result.width or ""), "height": str(result.height or ""),
         }
     except Exception as exc:  # one bad video must never stop the batch
@@ -133,23 +120,31 @@ def _process_in_worker(item: VideoInput, out_dir: Path, options: ExtractOptions)
 # ---------------------------------------------------------------- the batch
 
 class _Manifest:
-    """Rows by video_id, flushed atomically and at most every MANIFEST_FLUSH_SECONDS."""
+    """This run's rows, merged into the manifest file under the DATA lock at most every
+    MANIFEST_FLUSH_SECONDS (rows other processes wrote meanwhile are kept)."""
 
-    def __init__(self, path: Path, rows: dict[str, dict[str, str]]) -> None:
-        self.path, self.rows, self._last = path, rows, 0.0
+    def __init__(self, path: Path, out_dir: Path) -> None:
+        self.path, self.out_dir, self._last = path, out_dir, 0.0
+        self.mine: dict[str, dict[str, str]] = {}
+        self.drop: set[str] = set()
         self.dirty = False
+        self.interval = MANIFEST_FLUSH_SECONDS
 
     def put(self, row: dict[str, str]) -> None:
-        self.rows[row["video_id"]] = row
+        self.mine[row["video_id"]] = row
+        self.drop.discard(row["video_id"])
         self.dirty = True
-        if time.monotonic() - self._last >= MANIFEST_FLUSH_SECONDS:
+        if time.monotonic() - self._last >= self.interval:
             self.flush()
 
     def flush(self) -> None:
+        started = time.monotonic()
         if self.dirty or not self.path.exists():
-            write_rows(self.path, self.rows)
+            update_rows(self.path, self.out_dir, self.mine, self.drop)
             self.dirty = False
         self._last = time.monotonic()
+        # A huge manifest takes long to re-read and rewrite: spend at most ~10 % of the time on it.
+        self.interval = max(MANIFEST_FLUSH_SECONDS, 10 * (self._last - started))
 
 
 def run_extraction(
@@ -170,30 +165,35 @@ def run_extraction(
     items = list(inputs)
     if items and not isinstance(items[0], VideoInput):
         items = inputs_from_paths(items)
+    if not items:
+        raise DfdetectError("no videos to extract; pass video files, folders that hold them, or a CSV list")
     shard = parse_shard(shard) if isinstance(shard, str) else shard
     if workers < 1:
         raise UsageError(f"--workers must be at least 1, not {workers}")
     out = Path(out_dir)
     (out / "faces").mkdir(parents=True, exist_ok=True)
-    check_config(out, options.fingerprint())
-
-    all_ids = [it.video_id for it in items]
-    if shard is not None:
-        items = [it for it in items if shard_of(it.video_id, shard[1]) == shard[0]]
     target = out / (part_name(*shard) if shard else MANIFEST_NAME)
-    known = read_rows(out / MANIFEST_NAME)
-    rows = dict(known) if shard is None else {}
-    rows.update(read_rows(target) if shard else {})
-    manifest = _Manifest(target, rows)
-    todo = []
-    summary = ExtractSummary(manifest=target, total=len(items))
-    for it in items:
-        previous = rows.get(it.video_id) or known.get(it.video_id)
-        if previous and previous.get("path") == str(it.path) and is_finished(previous, out):
-            rows[it.video_id] = previous
-            summary.skipped += 1
-        else:
-            todo.append(it)
+    manifest = _Manifest(target, out)
+    with manifest_lock(out):  # ids, skips and reservations see one consistent manifest
+        check_config(out, options.fingerprint())
+        known = read_rows(out / MANIFEST_NAME, strict=True)
+        settle_ids(items, known)  # all items, before sharding, so every shard agrees on the ids
+        all_ids = [it.video_id for it in items]
+        if shard is not None:
+            items = [it for it in items if shard_of(it.video_id, shard[1]) == shard[0]]
+            known = {**known, **read_rows(target)}
+        todo, summary = _plan(items, known, out, manifest)
+        reserved: dict[str, dict[str, str]] = {}
+        if shard is None:
+            # Reserve the ids of the videos to do, so a second extract into DATA running at the same
+            # time sees them taken (and gives its own clip0 another id). Undone if we stop early.
+            reserved = {it.video_id: {**it.row(), "status": STATUS_ERROR, "error": UNFINISHED} for it in todo}
+            rows = read_rows(target)
+            rows.update(manifest.mine)
+            rows.update(reserved)
+            write_rows(target, rows)
+            manifest.dirty = False
+        restore_rows = {vid: known[vid] for vid in reserved if vid in known}
 
     started = time.perf_counter()
     restore = _sigterm_as_interrupt()
@@ -206,6 +206,8 @@ def run_extraction(
                 setattr(summary, status, getattr(summary, status) + 1)
                 if status == STATUS_ERROR:
                     summary.errors.append((row["video_id"], row["error"]))
+                if row.get("note"):
+                    summary.notes.append((row["video_id"], row["note"]))
                 progress.update(task, advance=1, status=f"ok {summary.ok}  no_face {summary.no_face}  error {summary.error}")
 
             # Built here even for a pool: a bad --detector/--detector-model fails once, as a usage
@@ -218,6 +220,12 @@ def run_extraction(
                 del detector
                 _run_pool(todo, out, options, workers, record)
     finally:
+        for vid in set(reserved) - set(manifest.mine):  # interrupted: give back what we never did
+            if vid in restore_rows:
+                manifest.mine[vid] = restore_rows[vid]
+            else:
+                manifest.drop.add(vid)
+            manifest.dirty = True
         manifest.flush()
         summary.seconds = time.perf_counter() - started
         restore()
@@ -225,6 +233,41 @@ def run_extraction(
     if shard is not None:
         summary.merged = _merge_if_complete(out, all_ids, shard[1])
     return summary
+
+
+# The error text of a row reserved by a running extract; left behind only by a killed one, and
+# retried by the next run like any error.
+UNFINISHED = "extraction started but did not finish (killed, or still running in another process)"
+# Manifest columns that describe the input, not the extraction: refreshed from the current
+# inputs for a finished video (e.g. a group from a newer grouping rule), without redoing it.
+_INPUT_COLUMNS = ("path", "group", "method", "dataset", "split")
+
+
+def _plan(
+    items: list[VideoInput], known: dict[str, dict[str, str]], out: Path, manifest: _Manifest
+) -> tuple[list[VideoInput], ExtractSummary]:
+    """Split the inputs into finished (skipped, metadata refreshed) and to do."""
+    todo = []
+    summary = ExtractSummary(manifest=manifest.path, total=len(items))
+    for it in items:
+        previous = known.get(it.video_id)
+        if not (previous and is_finished(previous, out)):
+            todo.append(it)
+            continue
+        summary.skipped += 1
+        fresh = it.row()
+        row = {**previous, **{k: fresh[k] for k in _INPUT_COLUMNS}}
+        old_label = parse_label(previous.get("label", ""))
+        if it.label is not None and it.label != old_label:
+            console.warn(
+                f"{it.path}: was extracted as {LABEL_NAMES.get(old_label, 'unlabelled')}, now given as "
+                f"{LABEL_NAMES[it.label]}; relabelled in the manifest (the face stack is kept)"
+            )
+            row["label"] = str(it.label)
+        if row != previous:
+            manifest.mine[it.video_id] = row  # written by the caller (it holds the lock now)
+            manifest.dirty = True
+    return todo, summary
 
 
 def _run_pool(todo: list[VideoInput], out: Path, options: ExtractOptions, workers: int, record) -> None:

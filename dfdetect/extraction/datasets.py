@@ -1,14 +1,16 @@
 """Standard dataset layouts (`dfdetect extract ROOT --dataset ff++|celeb-df|dfdc`).
 
 Groups are the leakage unit (DESIGN.md): videos that share a group never straddle train and test.
-- FaceForensics++: a fake `519_515` (515's face on 519's video) belongs with its target real
-  video `519`. DeepFakeDetection fakes `01_02__scene__ID` belong with actor `01`'s real videos.
-- Celeb-DF: grouped by the *target identity*. `Celeb-synthesis/id0_id1_0002.mp4` puts id1's face
-  on `Celeb-real/id0_0002.mp4`, so it joins group `celeb-id0` with every real video of id0. This is
-  stricter than tying it to the one source video (another id0 video in train would leak the same
-  person, scene and lighting). Holding out the swapped-in identity (id1) as well would chain
-  every identity into one group, so it is not done. YouTube-real videos are their own groups.
-- DFDC: a FAKE's group is its `original` (from metadata.json); a REAL is its own group.
+A group is a connected component of identities: every identity a video shows joins its group, so
+a person seen in train (as a real video, or as the face swapped into someone else's) is never in
+test. `identity_groups` does the union over every video of a layout.
+- FaceForensics++: a fake `519_515` (515's face on 519's video) joins identities 519 and 515; with
+  the pairs both ways (`519_515`, `515_519`) and chains (`a_b`, `b_c`) that merges them all.
+  DeepFakeDetection fakes `01_02__scene__ID` join actors 01 and 02.
+- Celeb-DF: `Celeb-synthesis/id0_id1_0002.mp4` joins id0 and id1; `Celeb-real/id0_0002.mp4` belongs
+  to id0. YouTube-real videos are their own groups.
+- DFDC: a FAKE joins its `original` (from metadata.json); a REAL is its own identity.
+A group is named after the smallest identity in it (`033`, `celeb-id0`, `dfdc-aaa`).
 Official splits: FF++ splits/{train,val,test}.json pair lists when present; Celeb-DF's
 List_of_testing_videos.txt marks `test` (every other video is `train`, the official protocol);
 DFDC training parts define no split (left empty).
@@ -39,6 +41,30 @@ def dataset_inputs(name: str, root: Path, *, compression: str = "c23") -> list[V
     if name == "dfdc":
         return dfdc_inputs(root)
     raise UsageError(f"unknown --dataset '{name}' (choose from {', '.join(DATASETS)})")
+
+
+def identity_groups(identities: list[tuple[str, ...]]) -> list[str]:
+    """Per video, the name of its identity component (union-find over all videos' identities).
+
+    identities[k] lists every identity video k shows (a real: its own; a fake: target and
+    source). The component is named by its smallest identity, so the name does not depend on
+    the order in which videos were listed.
+    """
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]  # path halving
+            x = parent[x]
+        return x
+
+    for ids in identities:
+        roots = [find(i) for i in ids]
+        for r in roots[1:]:
+            a, b = sorted((find(roots[0]), find(r)))
+            parent[b] = a  # the smaller name stays the root
+    return [find(ids[0]) for ids in identities]
 
 
 def _videos(folder: Path) -> list[Path]:
@@ -74,6 +100,7 @@ def ffpp_inputs(root: Path, compression: str = "c23") -> list[VideoInput]:
         raise DfdetectError(f"{root}: not a FaceForensics++ root (no original_sequences/ or manipulated_sequences/)")
     split_of = _ffpp_official_splits(root)
     items: list[VideoInput] = []
+    identities: list[tuple[str, ...]] = []
     folders: list[tuple[str, Path]] = [(kind, orig / kind / compression / "videos") for kind in _FFPP_ORIGINAL_DIRS]
     if manip.is_dir():
         folders += [(m.name, m / compression / "videos") for m in sorted(manip.iterdir()) if m.is_dir()]
@@ -89,24 +116,31 @@ def ffpp_inputs(root: Path, compression: str = "c23") -> list[VideoInput]:
             stem = f.stem
             if kind in _FFPP_ORIGINAL_DIRS:
                 label, method = 0, "real"
-                group = f"ffpp-actor-{stem.split('__')[0]}" if kind == "actors" else stem
+                ids: tuple[str, ...] = (_ffpp_actor(stem),) if kind == "actors" else (stem,)
                 split = split_of.get(stem, "")
             else:
                 label, method = 1, kind
-                if "__" in stem:  # DeepFakeDetection: 01_02__scene__ID, target actor 01
-                    group = f"ffpp-actor-{stem.split('__')[0].split('_')[0]}"
+                if "__" in stem:  # DeepFakeDetection: 01_02__scene__ID, actor 02's face on actor 01
+                    ids = tuple(_ffpp_actor(a) for a in stem.split("__")[0].split("_") if a)
                     split = ""
-                else:
-                    target = stem.split("_")[0]
-                    group = target
-                    split = split_of.get(target, "")
-            items.append(VideoInput(f, safe_video_id(f, root), label, group, method, "ff++", split))
+                else:  # target_source
+                    ids = tuple(p for p in stem.split("_") if p) or (stem,)
+                    split = split_of.get(ids[0], "")
+            identities.append(ids)
+            items.append(VideoInput(f, safe_video_id(f, root), label, "", method, "ff++", split))
+    for item, group in zip(items, identity_groups(identities)):
+        item.group = group
     return items
+
+
+def _ffpp_actor(name: str) -> str:
+    return f"ffpp-actor-{name.split('__')[0]}"
 
 
 # ---------------------------------------------------------------- Celeb-DF
 
 _CELEB_ID = re.compile(r"^(id\d+)_")
+_CELEB_PAIR = re.compile(r"^(id\d+)_(id\d+)_")
 
 
 def _celebdf_test_list(root: Path) -> set[str] | None:
@@ -131,13 +165,22 @@ def celebdf_inputs(root: Path) -> list[VideoInput]:
     if not any((root / name).is_dir() for name in folders):
         raise DfdetectError(f"{root}: not a Celeb-DF root (no Celeb-real/, YouTube-real/ or Celeb-synthesis/)")
     test = _celebdf_test_list(root)
-    items = []
+    items: list[VideoInput] = []
+    identities: list[tuple[str, ...]] = []
     for name, (label, method) in folders.items():
         for f in _videos(root / name):
-            m = _CELEB_ID.match(f.stem)
-            group = f"celeb-{m.group(1)}" if m and name != "YouTube-real" else f"celeb-youtube-{f.stem}"
+            pair, single = _CELEB_PAIR.match(f.stem), _CELEB_ID.match(f.stem)
+            if name == "YouTube-real" or not (pair or single):
+                ids: tuple[str, ...] = (f"celeb-youtube-{f.stem}",)
+            elif pair and label == 1:  # target id0, swapped-in id1
+                ids = (f"celeb-{pair.group(1)}", f"celeb-{pair.group(2)}")
+            else:
+                ids = (f"celeb-{single.group(1)}",)
+            identities.append(ids)
             split = "" if test is None else ("test" if f"{name}/{f.name}" in test else "train")
-            items.append(VideoInput(f, safe_video_id(f, root), label, group, method, "celeb-df", split))
+            items.append(VideoInput(f, safe_video_id(f, root), label, "", method, "celeb-df", split))
+    for item, group in zip(items, identity_groups(identities)):
+        item.group = group
     return items
 
 
@@ -149,7 +192,8 @@ def dfdc_inputs(root: Path) -> list[VideoInput]:
         parts = [root] + parts
     if not parts:
         raise DfdetectError(f"{root}: not a DFDC root (no dfdc_train_part_*/metadata.json)")
-    items = []
+    items: list[VideoInput] = []
+    identities: list[tuple[str, ...]] = []
     for part in parts:
         meta_path = part / "metadata.json"
         if not meta_path.is_file():
@@ -166,7 +210,10 @@ def dfdc_inputs(root: Path) -> list[VideoInput]:
             f = part / name
             label = 1 if label_text == "FAKE" else 0
             original = entry.get("original") if label else None
-            group = f"dfdc-{Path(original).stem}" if original else f"dfdc-{f.stem}"
+            # A fake shows its original's person; DFDC does not name the swapped-in face's video.
+            identities.append((f"dfdc-{Path(original).stem}",) if original else (f"dfdc-{f.stem}",))
             method = "DFDC" if label else "real"
-            items.append(VideoInput(f, safe_video_id(f, root), label, group, method, "dfdc", ""))
+            items.append(VideoInput(f, safe_video_id(f, root), label, "", method, "dfdc", ""))
+    for item, group in zip(items, identity_groups(identities)):
+        item.group = group
     return items

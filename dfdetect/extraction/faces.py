@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -13,7 +14,7 @@ from dfdetect.extraction.detect import CoarseToFineDetector
 from dfdetect.extraction.options import CARRIED, DETECTED, ExtractOptions, FaceExtraction, FrameRecord
 from dfdetect.extraction.tracking import choose_face, crop_face, square_window
 from dfdetect.manifest import STATUS_ERROR, STATUS_NO_FACE, STATUS_OK
-from dfdetect.video_io import VideoError, iter_sampled_frames, probe
+from dfdetect.video_io import VideoError, count_frames, iter_frames, probe, sample_indices
 
 # Frames without a detection wait for the next detected frame (their box is carried from the
 # nearest one). Beyond this many bytes of waiting raw frames, they are kept PNG-compressed.
@@ -79,6 +80,19 @@ def extract_faces(
     finder = CoarseToFineDetector(detector or build_detector(options), options.detect_size, options.max_upscale)
     try:
         crops = _extract(info, options, finder, result.frames)
+        wanted = len(sample_indices(info.frame_count, options.frames))
+        if len(result.frames) < wanted and not info.count_exact:
+            # The container promised more frames than decode gives (a truncated or badly muxed
+            # file): sample again, evenly, within the decodable length, and say so.
+            decodable = len(result.frames) if options.frames is None else count_frames(path)
+            if 0 < decodable < info.frame_count:
+                result.decoded_frames = decodable
+                result.note = f"the container reports {result.frame_count} frames but only {decodable} decode"
+                if options.frames is not None:
+                    result.note += f"; sampled within those {decodable}"
+                    info = dataclasses.replace(info, frame_count=decodable, count_exact=True)
+                    result.frames.clear()
+                    crops = _extract(info, options, finder, result.frames)
     except VideoError as exc:
         result.status, result.error = STATUS_ERROR, str(exc)
         crops = []
@@ -140,7 +154,8 @@ def _extract(info, options: ExtractOptions, finder: CoarseToFineDetector, record
             last = (index, box)
         batch.clear()
 
-    for index, frame in iter_sampled_frames(info, options.frames):
+    indices = None if options.frames is None else sample_indices(info.frame_count, options.frames)
+    for index, frame in iter_frames(info.path, indices):
         batch.append((index, frame))
         if len(batch) >= finder.batch_size:
             flush()

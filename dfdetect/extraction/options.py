@@ -107,6 +107,10 @@ class FaceExtraction:
     fps: float = 0.0
     frame_count: int = 0
     seconds: float = 0.0
+    #: frames that actually decode, when fewer than the container's frame_count (else 0)
+    decoded_frames: int = 0
+    #: a one-line remark on an ok video (e.g. a container that over-reports its length)
+    note: str = ""
 
     @property
     def n_sampled(self) -> int:
@@ -126,5 +130,7 @@ class FaceExtraction:
             "height": self.height,
             "fps": self.fps,
             "frame_count": self.frame_count,
+            **({"decoded_frames": self.decoded_frames} if self.decoded_frames else {}),
+            **({"note": self.note} if self.note else {}),
             "frames": [f.to_dict() for f in self.frames],
         }

@@ -9,51 +9,39 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 
 from dfdetect.errors import DfdetectError
-from dfdetect.manifest import MANIFEST_COLUMNS, STATUS_ERROR, STATUS_NO_FACE, STATUS_OK, write_csv_atomic
+from dfdetect.manifest import (
+    MANIFEST_COLUMNS,
+    STATUS_ERROR,
+    STATUS_NO_FACE,
+    STATUS_OK,
+    atomic_write,
+    output_file_mode,
+    write_csv_atomic,
+)
 
 MANIFEST_NAME = "manifest.csv"
 CONFIG_NAME = "extract_config.json"
+LOCK_NAME = ".manifest.lock"
 PART_RE = re.compile(r"^manifest\.part-(\d+)-of-(\d+)\.csv$")
 # Beyond the contract: the source video's shape, and the settings that made the crops (train
 # records scale/size/detector in its checkpoint so that predict crops the same way).
-EXTRA_COLUMNS = ["source_frames", "fps", "width", "height", "detector", "scale", "size", "sidecar"]
+EXTRA_COLUMNS = ["source_frames", "fps", "width", "height", "detector", "scale", "size", "sidecar", "note"]
 
 
 def part_name(index: int, count: int) -> str:
     return f"manifest.part-{index}-of-{count}.csv"
 
 
-_file_mode: list[int] = []
-
-
-def _default_file_mode() -> int:
-    """0666 minus the umask (read once, on first write, not at import)."""
-    if not _file_mode:
-        mask = os.umask(0o022)
-        os.umask(mask)
-        _file_mode.append(0o666 & ~mask)
-    return _file_mode[0]
-
-
 def _atomic_write_bytes(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.chmod(tmp, _default_file_mode())  # mkstemp makes 0600; outputs should be as readable as any file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, write)  # temp file + rename, mode from the umask (manifest.atomic_write)
 
 
 def save_stack(path: Path, faces: np.ndarray) -> None:
@@ -76,17 +64,26 @@ def stack_is_complete(path: Path, frames: str | int | None = None) -> bool:
     return frames in (None, "") or str(arr.shape[0]) == str(frames)
 
 
-def read_rows(path: Path) -> dict[str, dict[str, str]]:
-    """Rows of a manifest or manifest part by video_id ({} when absent or unreadable)."""
+def read_rows(path: Path, strict: bool = False) -> dict[str, dict[str, str]]:
+    """Rows of a manifest or manifest part by video_id ({} when absent or empty).
+
+    An unreadable file also gives {} unless `strict`: then it is an error, so that a writer never
+    replaces a damaged manifest (and the rows it still holds) with its own few rows.
+    """
     import pandas as pd
 
     if not path.is_file():
         return {}
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError):
+    except pd.errors.EmptyDataError:
         return {}
-    if "video_id" not in df.columns:
+    except (pd.errors.ParserError, UnicodeDecodeError):
+        df = None
+    if df is None or "video_id" not in df.columns:
+        if strict:
+            raise DfdetectError(f"{path}: not a readable manifest (no video_id column, or not CSV); "
+                                "move it aside or repair it, then re-run (it was left as it is)")
         return {}
     return {r["video_id"]: r for r in df.to_dict("records")}
 
@@ -96,7 +93,7 @@ def write_rows(path: Path, rows: dict[str, dict[str, str]]) -> None:
 
     columns = MANIFEST_COLUMNS + EXTRA_COLUMNS
     extras = sorted({k for r in rows.values() for k in r} - set(columns))
-    df = pd.DataFrame(list(rows.values()), columns=columns + extras).fillna("")
+    df = pd.DataFrame(list(rows.values()), columns=columns + extras).astype(object).fillna("")
     write_csv_atomic(df, path)
 
 
@@ -131,29 +128,60 @@ def check_config(out_dir: Path, fingerprint: dict) -> None:
 
 
 @contextmanager
-def file_lock(path: Path, timeout: float = 120.0, stale: float = 300.0) -> Iterator[None]:
-    """A lock file made with O_EXCL (works across processes and on most network filesystems)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            os.write(fd, str(os.getpid()).encode())
-            os.close(fd)
-            break
-        except FileExistsError:
-            try:
-                if time.time() - path.stat().st_mtime > stale:
-                    path.unlink(missing_ok=True)
-                    continue
-            except FileNotFoundError:
-                continue
-            if time.monotonic() > deadline:
-                raise DfdetectError(f"{path}: held by another extract for {timeout:.0f} s; remove it if none runs") from None
-            time.sleep(0.2)
+def manifest_lock(out_dir: Path, timeout: float = 600.0) -> Iterator[None]:
+    """Hold DATA/.manifest.lock exclusively: every read-modify-write of a manifest runs under it.
+
+    An advisory `flock` (fcntl; msvcrt on Windows): the kernel drops it when the holder exits or is
+    killed, so there is no stale lock to clean up. Not re-entrant: never nest two of them.
+    """
+    path = Path(out_dir) / LOCK_NAME
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, output_file_mode())
     try:
+        deadline = time.monotonic() + timeout
+        while not _try_lock(fd):
+            if time.monotonic() > deadline:
+                raise DfdetectError(
+                    f"{path}: another dfdetect process has held the manifest lock for {timeout:.0f} s; "
+                    "wait for it to finish (or stop it) and re-run"
+                )
+            time.sleep(0.05)
         yield
     finally:
-        path.unlink(missing_ok=True)
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            return True
+        except OSError:
+            return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def update_rows(
+    path: Path, out_dir: Path, put: dict[str, dict[str, str]], drop: Iterable[str] = ()
+) -> dict[str, dict[str, str]]:
+    """Under the lock: re-read `path`, overlay `put`, remove `drop`, write it back; returns the rows.
+
+    Rows that other processes wrote since we last looked are kept (a merge, never a blind rewrite).
+    """
+    with manifest_lock(out_dir):
+        rows = read_rows(path, strict=True)
+        rows.update(put)
+        for vid in drop:
+            rows.pop(vid, None)
+        write_rows(path, rows)
+    return rows
 
 
 def merge_parts(out_dir: str | os.PathLike[str], remove_parts: bool = True) -> tuple[Path, int]:
@@ -163,7 +191,7 @@ def merge_parts(out_dir: str | os.PathLike[str], remove_parts: bool = True) -> t
     if not out.is_dir():
         raise DfdetectError(f"{out}: no such folder; pass the DATA folder that `dfdetect extract --shard` wrote")
     manifest = out / MANIFEST_NAME
-    with file_lock(out / ".manifest.lock"):
+    with manifest_lock(out):
         parts = sorted(p for p in out.iterdir() if PART_RE.match(p.name))
         if not parts and not manifest.is_file():
             raise DfdetectError(f"{out}: no manifest.csv and no manifest.part-*-of-*.csv to merge")

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from dfdetect.errors import DfdetectError, UsageError
-from dfdetect.manifest import order_columns, write_csv_atomic
+from dfdetect.manifest import atomic_write, order_columns, write_csv_atomic
 from dfdetect.splitting.assign import SETS, assign_sets
 from dfdetect.splitting.inputs import load_manifests, relative_posix
 from dfdetect.splitting.ratios import (
@@ -278,10 +277,7 @@ def _write(out: Path, outputs: list[tuple[SplitFile, "pd.DataFrame"]], summary: 
     for info, df in outputs:
         write_csv_atomic(_to_csv(df, info.set), out / info.file)
     text = json.dumps(summary.to_dict(), indent=2) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{SUMMARY_NAME}.", suffix=".tmp", dir=out)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-        fh.write(text)
-    os.replace(tmp, out / SUMMARY_NAME)
+    atomic_write(out / SUMMARY_NAME, lambda fh: fh.write(text.encode("utf-8")))
 
 
 def _remove_stale(out: Path, keep: set[str]) -> None:

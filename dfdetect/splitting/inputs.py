@@ -199,6 +199,7 @@ def load_manifests(args: Sequence[str | os.PathLike[str]], out_dir: Path) -> Loa
         frames.append(df)
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if len(rows):
+        _refuse_same_source(rows)
         # Row order in a manifest depends on how extraction was parallelised; sorting makes the
         # same set of videos and --seed give the same splits whatever order they were written in.
         rows = rows.sort_values("video_id", kind="stable").reset_index(drop=True)
@@ -208,6 +209,22 @@ def load_manifests(args: Sequence[str | os.PathLike[str]], out_dir: Path) -> Loa
     )
     _check_usable(loaded)
     return loaded
+
+
+def _refuse_same_source(rows: "pd.DataFrame") -> None:
+    """Two rows made from one video file would let that video land in train and in test."""
+    paths = rows["path"].astype(str).str.strip()
+    key = paths.map(lambda p: os.path.normpath(p) if p else "")
+    dup = (key != "") & key.duplicated(keep=False)
+    if dup.any():
+        first = key[dup].iloc[0]
+        ids = rows.loc[dup & (key == first), "video_id"].tolist()
+        n = int(key[dup].nunique())
+        raise DfdetectError(
+            f"{paths[dup].iloc[0]} is the source of {len(ids)} rows (video_id {', '.join(ids[:4])})"
+            + (f", and {n - 1} more file(s) appear twice" if n > 1 else "")
+            + "; one video must be one row: drop the duplicates from the manifest or re-extract into a fresh --out"
+        )
 
 
 def _check_usable(loaded: LoadedManifests) -> None:
