@@ -92,17 +92,23 @@ def auc_with_ci(
                        int((y == 0).sum()), int((y == 1).sum()), "delong")
 
 
-def _weighted_aucs(y: np.ndarray, level_index: np.ndarray, n_levels: int, weights: np.ndarray) -> np.ndarray:
-    """AUC for each row of `weights` (B, n): sample i counts weights[b, i] times. Ties count half.
-    `level_index` numbers the distinct scores in increasing order."""
-    b = weights.shape[0]
-    offsets = (np.arange(b) * n_levels)[:, None]
-    idx = (offsets + level_index[None, :]).ravel()
-    w_pos = np.bincount(idx, weights=(weights * (y == 1)).ravel(), minlength=b * n_levels).reshape(b, n_levels)
-    w_neg = np.bincount(idx, weights=(weights * (y == 0)).ravel(), minlength=b * n_levels).reshape(b, n_levels)
-    below = np.cumsum(w_neg, axis=1) - w_neg  # reals scored strictly lower
-    wins = (w_pos * (below + 0.5 * w_neg)).sum(axis=1)
-    return wins / (w_pos.sum(axis=1) * w_neg.sum(axis=1))
+def _group_pair_wins(s: np.ndarray, group_index: np.ndarray, fake: np.ndarray, real: np.ndarray) -> np.ndarray:
+    """W[a, b]: over all (frame of fake group a, frame of real group b) pairs, how many the fake
+    frame wins (ties count half). A resample's AUC is then c_fake @ W @ c_real over its pair count."""
+    position = np.zeros(group_index.max() + 1, dtype=np.int64)
+    position[fake] = np.arange(fake.size)
+    fake_rows = np.isin(group_index, fake)
+    fake_scores, fake_pos = s[fake_rows], position[group_index[fake_rows]]
+    wins = np.empty((fake.size, real.size))
+    order = np.lexsort((s, group_index))  # by group, then score
+    starts = np.searchsorted(group_index[order], real)
+    ends = np.searchsorted(group_index[order], real, side="right")
+    for column, (a, b) in enumerate(zip(starts, ends)):
+        real_scores = s[order[a:b]]  # sorted
+        below = np.searchsorted(real_scores, fake_scores, side="left")
+        upto = np.searchsorted(real_scores, fake_scores, side="right")
+        wins[:, column] = np.bincount(fake_pos, weights=below + 0.5 * (upto - below), minlength=fake.size)
+    return wins
 
 
 def cluster_bootstrap_auc_ci(
@@ -116,8 +122,6 @@ def cluster_bootstrap_auc_ci(
     """AUC of (labels, scores) with a percentile interval from resampling whole groups (videos)
     with replacement, real and fake groups separately. Every sample of a group must share its
     label. None for one class. Same seed -> same interval."""
-    from sklearn.metrics import roc_auc_score
-
     y, s = _arrays(labels, scores)
     g = np.asarray(groups).ravel()
     if g.shape != y.shape:
@@ -130,21 +134,17 @@ def cluster_bootstrap_auc_ci(
     group_label[group_index] = y
     if (group_label[group_index] != y).any():
         raise ValueError("every sample of a group (video) must carry the group's label")
-    _, level_index = np.unique(s, return_inverse=True)
-    n_levels = int(level_index.max()) + 1
-    rng = np.random.default_rng(seed)
     real, fake = np.flatnonzero(group_label == 0), np.flatnonzero(group_label == 1)
-    aucs = []
-    chunk = max(1, min(n_boot, 2_000_000 // max(1, y.size)))  # bounded memory: (chunk, n) weights
-    for start in range(0, n_boot, chunk):
-        b = min(chunk, n_boot - start)
-        counts = np.zeros((b, n_groups))
-        for members in (real, fake):
-            draws = rng.integers(0, members.size, size=(b, members.size))
-            np.add.at(counts, (np.arange(b)[:, None], members[draws]), 1.0)
-        aucs.append(_weighted_aucs(y, level_index, n_levels, counts[:, group_index]))
-    boot = np.concatenate(aucs)
+    wins = _group_pair_wins(s, group_index, fake, real)
+    frames = np.bincount(group_index, minlength=n_groups).astype(np.float64)
+    rng = np.random.default_rng(seed)
+    # Resampling n groups with replacement = multinomial counts over them.
+    c_fake = rng.multinomial(fake.size, np.full(fake.size, 1.0 / fake.size), size=n_boot).astype(np.float64)
+    c_real = rng.multinomial(real.size, np.full(real.size, 1.0 / real.size), size=n_boot).astype(np.float64)
+    pairs = (c_fake @ frames[fake]) * (c_real @ frames[real])
+    boot = ((c_fake @ wins) * c_real).sum(axis=1) / pairs
     alpha = (1.0 - level) / 2.0
     lo, hi = np.quantile(boot, [alpha, 1.0 - alpha])
-    return AucInterval(float(roc_auc_score(y, s)), float(lo), float(hi), level, None,
+    auc = float(wins.sum() / (frames[fake].sum() * frames[real].sum()))
+    return AucInterval(auc, float(lo), float(hi), level, None,
                        int((group_label == 0).sum()), int((group_label == 1).sum()), "cluster bootstrap")
