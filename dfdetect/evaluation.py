@@ -21,9 +21,11 @@ from dfdetect.inference import ScoringOptions
 from dfdetect.manifest import STATUS_OK, parse_label, read_manifest, resolve_faces_path
 from dfdetect.metrics import (
     ALL_METRICS,
+    CI_COLUMNS,
     aggregate_repeats,
     compute_metrics,
     format_ratio,
+    frame_video_index,
     frames_with_video_labels,
     ratio_from_name,
     split_repeat,
@@ -77,7 +79,8 @@ class SetResult:
         return {"kind": "set", "set": self.name, "group": self.group, "repeat": self.repeat,
                 "ratio": format_ratio(self.ratio, m["n_real"], m["n_fake"]), "n_real": m["n_real"],
                 "n_fake": m["n_fake"], "n_skipped": self.n_skipped, "repeats": 1,
-                **{k: m.get(k) for k in ALL_METRICS}, "note": m.get("note", ""), "csv": str(self.path)}
+                **{k: m.get(k) for k in ALL_METRICS}, **{k: m.get(k) for k in CI_COLUMNS},
+                "note": m.get("note", ""), "csv": str(self.path)}
 
 
 @dataclass
@@ -114,7 +117,7 @@ class EvalReport:
 
         rows = self.set_rows() + [r for r in self.summary_rows() if r["kind"] == "repeats"]
         cols = ["kind", "set", "group", "repeat", "ratio", "n_real", "n_fake", "n_skipped", "repeats"]
-        cols += [c for m in ALL_METRICS for c in (m, f"{m}_std")] + ["note", "csv"]
+        cols += [c for m in ALL_METRICS for c in (m, f"{m}_std")] + CI_COLUMNS + ["note", "csv"]
         model = self.config.get("model", "")
         df = pd.DataFrame(rows).reindex(columns=cols)
         df.insert(0, "model", model)
@@ -204,7 +207,8 @@ def evaluate_model(
         video_scores = np.array([scores[f][0] for _, _, f in kept], dtype=np.float64)
         frame_scores = [scores[f][1] for _, _, f in kept]
         flab, fscore = frames_with_video_labels(labels, frame_scores)
-        metrics = compute_metrics(labels, video_scores, flab, fscore, threshold=options.threshold)
+        metrics = compute_metrics(labels, video_scores, flab, fscore, threshold=options.threshold,
+                                  frame_videos=frame_video_index(frame_scores))
         if skipped:
             metrics["note"] = "; ".join(x for x in (metrics["note"], f"{skipped} skipped (no faces/label)") if x)
         results.append(SetResult(name, path, [v for v, _, _ in kept], labels, video_scores, frame_scores,

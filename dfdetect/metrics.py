@@ -18,6 +18,9 @@ VIDEO_METRICS = ["auc", "ap", "eer", "acc", "balanced_acc", "precision", "recall
 #: Frame-level metrics (frames take their video's label).
 FRAME_METRICS = ["frame_auc", "frame_ap"]
 ALL_METRICS = VIDEO_METRICS + FRAME_METRICS
+#: 95 % confidence bounds: video AUC by DeLong, frame AUC by a bootstrap over videos (intervals.py).
+CI_COLUMNS = ["auc_lo", "auc_hi", "frame_auc_lo", "frame_auc_hi"]
+CI_LEVEL = 0.95
 
 METRIC_TITLES = {
     "auc": "AUC", "ap": "AP", "eer": "EER", "acc": "Acc", "balanced_acc": "BalAcc",
@@ -110,19 +113,33 @@ def compute_metrics(
     frame_labels: Sequence[int] | np.ndarray | None = None,
     frame_scores: Sequence[float] | np.ndarray | None = None,
     threshold: float = 0.5,
+    frame_videos: Sequence[int] | np.ndarray | None = None,
+    seed: int = 0,
 ) -> dict[str, Any]:
-    """Every metric for one test set: VIDEO_METRICS, FRAME_METRICS, n_real, n_fake and note.
+    """Every metric for one test set: VIDEO_METRICS, FRAME_METRICS, CI_COLUMNS, n_real, n_fake, note.
 
-    Frame metrics are None when no frame scores are given (a video-only model).
+    Frame metrics are None when no frame scores are given (a video-only model). The frame AUC
+    interval needs `frame_videos` (the video index of each frame, see `frame_video_index`): it
+    resamples videos, seeded by `seed`; without it the bounds are None.
     """
+    from dfdetect.intervals import auc_with_ci, cluster_bootstrap_auc_ci
+
     y, s = _as_arrays(video_labels, video_scores)
     out: dict[str, Any] = {"n_real": int((y == 0).sum()), "n_fake": int((y == 1).sum())}
     out.update(ranking_metrics(y, s))
     out.update(threshold_metrics(y, s, threshold))
+    out.update(dict.fromkeys(CI_COLUMNS))
+    video_ci = auc_with_ci(y, s, CI_LEVEL)
+    if video_ci is not None:
+        out["auc_lo"], out["auc_hi"] = video_ci.lo, video_ci.hi
     out["frame_auc"] = out["frame_ap"] = None
     if frame_labels is not None and frame_scores is not None and len(frame_scores):
         frame = ranking_metrics(frame_labels, frame_scores)
         out["frame_auc"], out["frame_ap"] = frame["auc"], frame["ap"]
+        if frame_videos is not None:
+            frame_ci = cluster_bootstrap_auc_ci(frame_labels, frame_scores, frame_videos, CI_LEVEL, seed=seed)
+            if frame_ci is not None:
+                out["frame_auc_lo"], out["frame_auc_hi"] = frame_ci.lo, frame_ci.hi
     notes = []
     if y.size == 0:
         notes.append("no scored videos")
@@ -138,6 +155,11 @@ def frames_with_video_labels(video_labels: Sequence[int], frame_scores: Sequence
     if not labels:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
     return np.concatenate(labels), np.concatenate([np.asarray(f, dtype=np.float64) for f in frame_scores])
+
+
+def frame_video_index(frame_scores: Sequence[np.ndarray]) -> np.ndarray:
+    """The video number of every frame, in the order of `frames_with_video_labels`."""
+    return np.repeat(np.arange(len(frame_scores)), [len(f) for f in frame_scores])
 
 
 # ---- repeats -------------------------------------------------------------------------------

@@ -58,25 +58,40 @@ def plot_roc_curves(
     return _save(fig, path)
 
 
+def _error_bar(value: float, std: float | None, lo: float | None, hi: float | None) -> tuple[float, float]:
+    """(below, above) the point: the interval when there is one, else ±std, else nothing."""
+    if lo is not None and hi is not None:
+        return max(0.0, value - lo), max(0.0, hi - value)
+    return (std or 0.0, std or 0.0)
+
+
 def plot_auc_vs_ratio(
-    series: Mapping[str, Sequence[tuple[float, float | None, float | None]]],
+    series: Mapping[str, Sequence[tuple]],
     path: str | Path,
     title: str = "AUC against imbalance ratio",
     metric: str = "AUC",
 ) -> Path:
-    """One line per series of (real videos per fake, mean, std) points; log-scale x, as in the
-    paper's figure. Missing values (one-class sets) leave gaps."""
+    """One line per series of points (real videos per fake, value, std[, lo, hi]); log-scale x,
+    as in the paper's figure. Error bars show the interval [lo, hi] where a point has one (a
+    single test set: 95 % DeLong), else ±std (repeats). Missing values (one-class sets) leave gaps."""
     fig = _figure(7.0, 4.8)
     ax = fig.add_subplot(1, 1, 1)
     ticks: set[float] = set()
     markers = "osD^v<>ph*"
     for i, (name, points) in enumerate(series.items()):
-        pts = sorted((k, m, s or 0.0) for k, m, s in points if m is not None)
+        pts = []
+        for point in points:
+            if point[1] is None:
+                continue
+            lo, hi = (point[3], point[4]) if len(point) >= 5 else (None, None)
+            pts.append((point[0], point[1], *_error_bar(point[1], point[2], lo, hi)))
+        pts.sort()
         if not pts:
             continue
-        k, mean, std = (np.array(v, dtype=float) for v in zip(*pts))
+        k, mean, below, above = (np.array(v, dtype=float) for v in zip(*pts))
         ticks.update(k.tolist())
-        ax.errorbar(k, mean, yerr=std if std.any() else None, marker=markers[i % len(markers)],
+        bars = np.vstack([below, above])
+        ax.errorbar(k, mean, yerr=bars if bars.any() else None, marker=markers[i % len(markers)],
                     linewidth=1.5, markersize=5, capsize=3, label=name)
     ax.set_xscale("log")
     ax.set_ylim(-0.02, 1.02)  # error bars of tiny sets would otherwise run past [0, 1]
@@ -87,7 +102,7 @@ def plot_auc_vs_ratio(
         ax.xaxis.set_major_locator(FixedLocator(ordered))
         ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xticklabels([f"1:{t:g}" for t in ordered])
-    ax.set_xlabel("imbalance ratio (fake:real)")
+    ax.set_xlabel("imbalance ratio (fake:real); bars: 95 % CI of one set, ±1 std over repeats")
     ax.set_ylabel(metric)
     ax.set_title(title)
     ax.grid(alpha=0.3)

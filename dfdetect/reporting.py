@@ -43,11 +43,25 @@ def fmt_value(value: Any, std: Any = None, digits: int = 3, sep: str = " ± ") -
     return text
 
 
-def metrics_table(rows: Sequence[dict[str, Any]], title: str = "", metrics: Sequence[str] = ALL_METRICS) -> "Table":
+def fmt_interval(lo: Any, hi: Any, digits: int = 2) -> str:
+    """(0.853, 0.971) -> '0.85-0.97'; a missing bound -> 'n/a'."""
+    if lo is None or hi is None or any(isinstance(v, float) and math.isnan(v) for v in (lo, hi)):
+        return "n/a"
+    return f"{float(lo):.{digits}f}-{float(hi):.{digits}f}"
+
+
+# The 95 % interval column shown right after its metric.
+_CI_OF = {"auc": ("auc_lo", "auc_hi", "AUC 95%"), "frame_auc": ("frame_auc_lo", "frame_auc_hi", "fAUC 95%")}
+
+
+def metrics_table(
+    rows: Sequence[dict[str, Any]], title: str = "", metrics: Sequence[str] = ALL_METRICS, ci: bool = True
+) -> "Table":
     """Rows = test sets (name, ratio, n_real, n_fake), columns = metrics; notes under the table.
 
     Repeats show the mean of every metric, with ±std for the ranking metrics (AUC, AP, EER), so
-    that the table fits a 160-column terminal; results.csv holds every std.
+    that the table fits a 160-column terminal; results.csv holds every std. With `ci`, AUC and
+    fAUC are followed by their 95 % interval (DeLong; bootstrap over videos) for single sets.
     """
     from rich.table import Table
 
@@ -60,11 +74,17 @@ def metrics_table(rows: Sequence[dict[str, Any]], title: str = "", metrics: Sequ
         table.add_column(col, justify="left" if col in ("set", "ratio") else "right", no_wrap=True)
     for m in metrics:
         table.add_column(METRIC_TITLES.get(m, m), justify="right", no_wrap=True)
+        if ci and m in _CI_OF:
+            table.add_column(_CI_OF[m][2], justify="right", no_wrap=True)
     for r in rows:
         repeats = r.get("kind") == "repeats"
         name = r["set"] + (f" (×{r['repeats']})" if repeats else "") + (" *" if r.get("note") else "")
-        cells = [fmt_value(r.get(m), r.get(f"{m}_std") if repeats and m in STD_SHOWN else None, sep="±")
-                 for m in metrics]
+        cells = []
+        for m in metrics:
+            cells.append(fmt_value(r.get(m), r.get(f"{m}_std") if repeats and m in STD_SHOWN else None, sep="±"))
+            if ci and m in _CI_OF:  # repeats already show their spread as ±std
+                lo, hi, _ = _CI_OF[m]
+                cells.append("" if repeats else fmt_interval(r.get(lo), r.get(hi)))
         table.add_row(name, str(r["ratio"]), str(r["n_real"]), str(r["n_fake"]), *cells)
     return table
 
@@ -77,7 +97,9 @@ def ratio_sort_key(row: dict[str, Any]) -> tuple[bool, float]:
     return (ratio is not None, ratio[1] / ratio[0] if ratio else 0.0)
 
 
-def _ratio_points(report: "EvalReport") -> list[tuple[float, float | None, float | None]]:
+def _ratio_points(report: "EvalReport") -> list[tuple]:
+    """(K of 1:K, AUC, std, lo, hi) per group: a single set carries its DeLong interval (lo, hi),
+    repeats their mean and standard deviation (lo and hi None)."""
     by_group: dict[str, list] = {}
     for s in report.sets:
         by_group.setdefault(s.group, []).append(s)
@@ -88,7 +110,10 @@ def _ratio_points(report: "EvalReport") -> list[tuple[float, float | None, float
             continue
         vals = [m.metrics.get("auc") for m in members]
         mean, std, _ = mean_std(vals)
-        points.append((k, mean, std))
+        if len(members) == 1:
+            points.append((k, mean, None, members[0].metrics.get("auc_lo"), members[0].metrics.get("auc_hi")))
+        else:
+            points.append((k, mean, std, None, None))
     return points
 
 
@@ -111,6 +136,6 @@ def write_eval_plots(report: "EvalReport", out_dir: str | Path, label: str | Non
     ]
 
 
-def auc_ratio_series(reports: dict[str, "EvalReport"]) -> dict[str, list[tuple[float, float | None, float | None]]]:
+def auc_ratio_series(reports: dict[str, "EvalReport"]) -> dict[str, list[tuple]]:
     """Series for plot_auc_vs_ratio from several reports (benchmark: one per model × loss)."""
     return {name: _ratio_points(rep) for name, rep in reports.items()}

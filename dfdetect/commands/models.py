@@ -53,6 +53,7 @@ def command(
                       "yes" if row["pretrained"] else "no", options, row["description"])
     console.stdout.print(table)
     if pattern == "*":
+        _print_backbones()
         from dfdetect.losses import LOSSES
 
         losses = Table(title="losses (train --loss; --alpha/--gamma/--p for auc, --beta joins the levels)", title_justify="left")
@@ -61,3 +62,25 @@ def command(
         for entry in LOSSES:
             losses.add_row(entry.name, entry.description)
         console.stdout.print(losses)
+
+
+def _print_backbones() -> None:
+    """Which --backbone names have ImageNet weights on this machine (usable without a network)."""
+    from rich.table import Table
+
+    from dfdetect.models.summary import backbone_rows
+
+    table = Table(title="backbones (--backbone; ImageNet weights for --pretrained)", title_justify="left")
+    for column in ("backbone", "offline", "weights from"):
+        table.add_column(column)
+    for row in backbone_rows():
+        if row["offline"] == "package":
+            where = f"package {row['package']}"
+        elif row["offline"] == "cache":
+            where = "an earlier download (cache)"
+        elif row["package"]:
+            where = "download, or pip extra [weights]"
+        else:
+            where = "download on first --pretrained"
+        table.add_row(row["backbone"], "yes" if row["offline"] else "no", where)
+    console.stdout.print(table)

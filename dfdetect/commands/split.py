@@ -9,9 +9,10 @@ import typer
 
 from dfdetect import console
 from dfdetect.commands._common import SeedOption, handle_errors
+from dfdetect.errors import UsageError
 
 if TYPE_CHECKING:
-    from dfdetect.splitting import SplitSummary
+    from dfdetect.splitting import FoldsSummary, SplitSummary
 
 _DEFAULT_RATIOS = "1:1,1:10,1:20,1:30,1:100,1:200"
 
@@ -41,11 +42,25 @@ def command(
         Optional[int], typer.Option("--fakes-min", help="Fail instead of skipping when a ratio variant gets fewer fakes.")
     ] = None,
     resplit: Annotated[bool, typer.Option("--resplit", help="Ignore official splits and split everything by group.")] = False,
+    folds: Annotated[
+        Optional[int], typer.Option("--folds", help="K identity-safe group folds instead: OUT/fold_<i>/{train,val,test}.csv, "
+                                    "every video tested once; --val-size is then a fraction of each fold's training groups.")
+    ] = None,
     seed: SeedOption = 0,
 ) -> None:
-    """Split manifests into leakage-safe train/val/test sets plus test sets at fixed fake:real ratios."""
-    from dfdetect.splitting import make_splits, parse_ratios
+    """Split manifests into leakage-safe train/val/test sets plus test sets at fixed fake:real ratios,
+    or (--folds K) into K group folds for cross-validation."""
+    from dfdetect.splitting import make_folds, make_splits, parse_ratios
 
+    if folds is not None:
+        changed = [name for name, value, default in (
+            ("--test-size", test_size, 0.2), ("--test-ratios", test_ratios, _DEFAULT_RATIOS), ("--repeats", repeats, 1),
+            ("--train-ratio", train_ratio, None), ("--fakes-min", fakes_min, None), ("--resplit", resplit, False),
+        ) if value != default]
+        if changed:
+            raise UsageError(f"--folds makes its own test sets (one per fold); drop {', '.join(changed)}")
+        render_folds(make_folds(manifests, out, folds=folds, val_size=val_size, seed=seed))
+        return
     # Parse flags before reading any data, so a bad flag is a usage error (exit 2) straight away.
     ratios = parse_ratios(test_ratios, "--test-ratios")
     summary = make_splits(
@@ -74,3 +89,21 @@ def render(summary: "SplitSummary") -> None:
     for message in summary.warnings:
         console.warn(message)
     console.info(f"wrote {len(summary.files)} CSV files and splits.json to {summary.out_dir}")
+
+
+def render_folds(summary: "FoldsSummary") -> None:
+    """One row per fold (real/fake counts per set) on stdout; notes and where files went on stderr."""
+    from rich.table import Table
+
+    table = Table(title=f"{len(summary.folds)} group folds (seed {summary.seed}); real/fake videos", title_justify="left")
+    for column in ("fold", "train", "val", "test", "test groups"):
+        table.add_column(column, justify="left" if column == "fold" else "right")
+    for row in summary.table:
+        table.add_row(row["fold"], row.get("train", "-"), row.get("val", "-"), row.get("test", "-"), str(row.get("test_groups", "-")))
+    console.stdout.print(table)
+    if summary.excluded:
+        detail = ", ".join(f"{reason}: {count}" for reason, count in summary.excluded.items())
+        console.info(f"excluded {sum(summary.excluded.values())} of {summary.n_rows} videos ({detail})")
+    for message in summary.warnings:
+        console.warn(message)
+    console.info(f"wrote {len(summary.folds)} fold folders (fold_0 ... fold_{len(summary.folds) - 1}) and folds.json to {summary.out_dir}")

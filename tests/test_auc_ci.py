@@ -1,0 +1,140 @@
+"""AUC confidence intervals: DeLong for videos, a bootstrap over videos for frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+from typer.testing import CliRunner
+
+from dfdetect.intervals import auc_with_ci, cluster_bootstrap_auc_ci, delong_auc_variance
+from dfdetect.metrics import compute_metrics, frame_video_index, frames_with_video_labels
+
+from _evaldata import save_tiny_checkpoint, write_test_set
+
+
+def _brute_force_delong(y: np.ndarray, s: np.ndarray) -> tuple[float, float]:
+    """DeLong's variance from its definition: the (fake, real) pair matrix psi."""
+    pos, neg = s[y == 1], s[y == 0]
+    psi = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+    v10, v01 = psi.mean(axis=1), psi.mean(axis=0)
+    return float(psi.mean()), float(v10.var(ddof=1) / pos.size + v01.var(ddof=1) / neg.size)
+
+
+def test_delong_by_hand_on_four_videos() -> None:
+    # fakes 0.35 and 0.8 beat half and all of the reals (0.1, 0.4): V10 = [0.5, 1], V01 = [1, 0.5]
+    auc, var = delong_auc_variance([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+    assert auc == pytest.approx(0.75) and var == pytest.approx(0.125)
+    ci = auc_with_ci([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+    assert ci.se == pytest.approx(0.125**0.5)
+    assert ci.lo == pytest.approx(0.75 - 1.959964 * 0.125**0.5) and ci.hi == 1.0  # clipped to [0, 1]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fast_delong_equals_the_pair_matrix_with_ties(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, 150)
+    s = np.round(rng.normal(size=150) + y, 1)  # rounding makes ties
+    assert delong_auc_variance(y, s) == pytest.approx(_brute_force_delong(y, s), rel=1e-10)
+
+
+def test_delong_interval_covers_the_true_auc_about_95_percent_of_the_time() -> None:
+    # binormal scores, fakes shifted by d: the true AUC is Phi(d / sqrt(2))
+    d, truth = 1.0, float(norm.cdf(1.0 / np.sqrt(2.0)))
+    rng = np.random.default_rng(0)
+    hits = 0
+    for _ in range(400):
+        y = np.r_[np.zeros(60, int), np.ones(40, int)]
+        s = rng.normal(size=100) + d * y
+        ci = auc_with_ci(y, s)
+        hits += ci.lo <= truth <= ci.hi
+    assert 0.91 <= hits / 400 <= 0.99
+
+
+def test_one_class_has_no_interval() -> None:
+    assert auc_with_ci([1, 1, 1], [0.2, 0.5, 0.9]) is None
+    assert cluster_bootstrap_auc_ci([0, 0], [0.2, 0.5], [0, 1]) is None
+    m = compute_metrics([0, 0], [0.2, 0.3])
+    assert m["auc_lo"] is None and m["auc_hi"] is None
+
+
+def _correlated_frames(seed: int, n_videos: int = 60, n_frames: int = 20):
+    """Frames share their video's offset: they are far from independent."""
+    rng = np.random.default_rng(seed)
+    video_y = np.repeat([0, 1], n_videos // 2)
+    video_effect = rng.normal(size=n_videos) + 0.8 * video_y
+    y = np.repeat(video_y, n_frames)
+    s = np.repeat(video_effect, n_frames) + 0.3 * rng.normal(size=n_videos * n_frames)
+    return y, s, np.repeat(np.arange(n_videos), n_frames)
+
+
+def test_frame_bootstrap_resamples_videos_not_frames() -> None:
+    y, s, videos = _correlated_frames(0)
+    frame = cluster_bootstrap_auc_ci(y, s, videos, seed=0)
+    naive = auc_with_ci(y, s)  # treats 1200 frames as independent
+    assert frame.auc == pytest.approx(naive.auc)
+    assert frame.lo < frame.auc < frame.hi
+    assert (frame.hi - frame.lo) > 3 * (naive.hi - naive.lo)
+    assert frame.n_real == 30 and frame.n_fake == 30  # counted in videos
+
+
+def test_bootstrap_with_one_sample_per_video_agrees_with_delong() -> None:
+    rng = np.random.default_rng(3)
+    y = np.r_[np.zeros(80, int), np.ones(70, int)]
+    s = rng.normal(size=150) + 1.0 * y
+    boot = cluster_bootstrap_auc_ci(y, s, np.arange(150), n_boot=2000, seed=0)
+    delong = auc_with_ci(y, s)
+    assert boot.lo == pytest.approx(delong.lo, abs=0.02) and boot.hi == pytest.approx(delong.hi, abs=0.02)
+
+
+def test_bootstrap_is_seeded_and_checks_its_groups() -> None:
+    y, s, videos = _correlated_frames(1)
+    a = cluster_bootstrap_auc_ci(y, s, videos, seed=5)
+    assert a == cluster_bootstrap_auc_ci(y, s, videos, seed=5)
+    assert a != cluster_bootstrap_auc_ci(y, s, videos, seed=6)
+    with pytest.raises(ValueError, match="group's label"):
+        cluster_bootstrap_auc_ci([0, 1, 1], [0.1, 0.2, 0.3], [0, 0, 1])
+
+
+def test_compute_metrics_reports_both_intervals() -> None:
+    frames = [np.array([0.1, 0.5]), np.array([0.2]), np.array([0.7, 0.6, 0.9]), np.array([0.4, 0.8])]
+    labels = [0, 0, 1, 1]
+    flab, fscore = frames_with_video_labels(labels, frames)
+    assert frame_video_index(frames).tolist() == [0, 0, 1, 2, 2, 2, 3, 3]
+    m = compute_metrics(labels, [0.2, 0.2, 0.75, 0.6], flab, fscore, frame_videos=frame_video_index(frames))
+    assert m["auc"] == 1.0 and m["auc_lo"] == 1.0 and m["auc_hi"] == 1.0  # perfect ranking: zero width
+    assert m["frame_auc_lo"] <= m["frame_auc"] <= m["frame_auc_hi"]
+    assert m["frame_auc_lo"] < m["frame_auc_hi"]
+
+
+def test_eval_writes_the_intervals_to_results_table_and_plot(tmp_path: Path) -> None:
+    from dfdetect.cli import app
+
+    save_tiny_checkpoint(tmp_path / "run" / "best.ckpt")
+    sets = [write_test_set(tmp_path, "test", [0] * 6 + [1] * 6, seed=1),
+            write_test_set(tmp_path, "test_1to2", [0, 0, 0, 0, 1, 1], seed=2)]
+    out, plots = tmp_path / "results.csv", tmp_path / "plots"
+    result = CliRunner().invoke(app, ["eval", str(tmp_path / "run"), *map(str, sets), "--out", str(out),
+                                      "--plot", str(plots), "--device", "cpu"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "AUC 95%" in result.stdout and "fAUC 95%" in result.stdout
+    res = pd.read_csv(out).set_index("set")
+    scores_ok = res.loc["test"]
+    assert scores_ok["auc_lo"] <= scores_ok["auc"] <= scores_ok["auc_hi"]
+    assert scores_ok["frame_auc_lo"] <= scores_ok["frame_auc"] <= scores_ok["frame_auc_hi"]
+    shown = f"{scores_ok['auc_lo']:.2f}-{scores_ok['auc_hi']:.2f}"
+    assert shown in result.stdout
+    assert (plots / "auc_vs_ratio.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_auc_vs_ratio_plot_draws_asymmetric_interval_bars(tmp_path: Path) -> None:
+    from dfdetect.plots import _error_bar, plot_auc_vs_ratio
+
+    assert _error_bar(0.8, None, 0.7, 0.95) == pytest.approx((0.1, 0.15))
+    assert _error_bar(0.8, 0.05, None, None) == (0.05, 0.05)
+    path = plot_auc_vs_ratio({"ci": [(1, 0.8, None, 0.7, 0.95), (10, 0.7, 0.05, None, None)],
+                              "old": [(1, 0.6, 0.1)]}, tmp_path / "r.png")
+    assert path.read_bytes()[:4] == b"\x89PNG"
