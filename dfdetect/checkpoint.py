@@ -21,6 +21,7 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dfdetect import faults
 from dfdetect.errors import DfdetectError
 
 if TYPE_CHECKING:
@@ -65,6 +66,9 @@ def save_checkpoint(
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
+        if faults.kill_due(path.name):  # test-only fault injection (dfdetect/faults.py)
+            with open(tmp, "wb") as fh:
+                faults.die_halfway(fh, lambda f: torch.save(payload, f))
         torch.save(payload, tmp)
         os.replace(tmp, path)
     except BaseException:

@@ -17,6 +17,7 @@ from typing import Iterator
 
 import numpy as np
 
+from dfdetect import faults
 from dfdetect.errors import DfdetectError
 from dfdetect.manifest import MANIFEST_COLUMNS, STATUS_ERROR, STATUS_NO_FACE, STATUS_OK, write_csv_atomic
 
@@ -48,6 +49,8 @@ def _atomic_write_bytes(path: Path, write) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
+            if faults.kill_due(path.name):  # test-only fault injection (dfdetect/faults.py)
+                faults.die_halfway(fh, write)
             write(fh)
         os.chmod(tmp, _default_file_mode())  # mkstemp makes 0600; outputs should be as readable as any file
         os.replace(tmp, path)
