@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from dfdetect.cli import app
@@ -55,10 +56,20 @@ def test_same_seed_same_results_on_a_split_folder(mini: dict, tmp_path: Path) ->
     r = CliRunner().invoke(app, ["benchmark", "--data", str(mini["out"] / "splits"), "--models", "meso4",
                                  "--losses", "auc", "--out", str(out), *TINY], env=ENV)
     assert r.exit_code == 0, r.output
-    first = pd.read_csv(mini["out"] / "results.csv")
-    again = pd.read_csv(out / "results.csv")
-    first = first[first["model"] == "meso4"].set_index("set")["auc"]
-    assert again.set_index("set")["auc"].to_dict() == pytest.approx(first.to_dict())
+    # every metric column of every test set, exactly (same seed, same thread count)
+    for name in ("results.csv", "summary.csv"):
+        first = pd.read_csv(mini["out"] / name)
+        first = first[first["model"] == "meso4"].reset_index(drop=True)
+        again = pd.read_csv(out / name)
+        assert len(again) == len(first) > 0 and list(again.columns) == list(first.columns)
+        pd.testing.assert_frame_equal(again, first, check_exact=True)
+    # and the trained weights, tensor for tensor
+    from dfdetect.checkpoint import read_checkpoint
+
+    for ckpt in ("best.ckpt", "last.ckpt"):
+        a = read_checkpoint(mini["out"] / "runs" / "meso4-auc" / ckpt)["state_dict"]
+        b = read_checkpoint(out / "runs" / "meso4-auc" / ckpt)["state_dict"]
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), ckpt
     assert not (out / "videos").exists()  # --data skips generation
 
 
