@@ -8,11 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from typer.testing import CliRunner
 
+from conftest import wide_runner
 from dfdetect.cli import app
 
-ENV = {"COLUMNS": "200"}
 TINY = ["--epochs", "1", "--frames", "4", "--img-size", "32", "--test-ratios", "1:2", "--repeats", "2",
         "--n-real", "18", "--n-fake", "8", "--device", "cpu", "--seed", "3", "--jobs", "2"]
 
@@ -20,8 +19,7 @@ TINY = ["--epochs", "1", "--frames", "4", "--img-size", "32", "--test-ratios", "
 @pytest.fixture(scope="module")
 def mini(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("bench") / "out"
-    r = CliRunner().invoke(app, ["benchmark", "--models", "meso4,dual", "--losses", "auc", "--out", str(out), *TINY],
-                           env=ENV)
+    r = wide_runner().invoke(app, ["benchmark", "--models", "meso4,dual", "--losses", "auc", "--out", str(out), *TINY])
     return {"out": out, "result": r}
 
 
@@ -53,8 +51,8 @@ def test_miniature_benchmark_end_to_end(mini: dict) -> None:
 def test_same_seed_same_results_on_a_split_folder(mini: dict, tmp_path: Path) -> None:
     assert mini["result"].exit_code == 0
     out = tmp_path / "again"
-    r = CliRunner().invoke(app, ["benchmark", "--data", str(mini["out"] / "splits"), "--models", "meso4",
-                                 "--losses", "auc", "--out", str(out), *TINY], env=ENV)
+    r = wide_runner().invoke(app, ["benchmark", "--data", str(mini["out"] / "splits"), "--models", "meso4",
+                                 "--losses", "auc", "--out", str(out), *TINY])
     assert r.exit_code == 0, r.output
     # every metric column of every test set, exactly (same seed, same thread count)
     for name in ("results.csv", "summary.csv"):
@@ -74,11 +72,11 @@ def test_same_seed_same_results_on_a_split_folder(mini: dict, tmp_path: Path) ->
 
 
 def test_benchmark_usage_errors(tmp_path: Path) -> None:
-    r = CliRunner().invoke(app, ["benchmark", "--models", "dula", "--out", str(tmp_path / "x")], env=ENV)
+    r = wide_runner().invoke(app, ["benchmark", "--models", "dula", "--out", str(tmp_path / "x")])
     assert r.exit_code == 2 and "did you mean 'dual'" in r.stderr
-    r = CliRunner().invoke(app, ["benchmark", "--test-ratios", "1-10", "--out", str(tmp_path / "y")], env=ENV)
+    r = wide_runner().invoke(app, ["benchmark", "--test-ratios", "1-10", "--out", str(tmp_path / "y")])
     assert r.exit_code == 2
-    r = CliRunner().invoke(app, ["benchmark", "--data", str(tmp_path), "--out", str(tmp_path / "z")], env=ENV)
+    r = wide_runner().invoke(app, ["benchmark", "--data", str(tmp_path), "--out", str(tmp_path / "z")])
     assert r.exit_code == 1 and "train.csv" in r.stderr
 
 

@@ -69,16 +69,14 @@ def test_pickle_payload_is_refused_without_running(tmp_path: Path) -> None:
     assert not marker.exists(), "the payload ran"
 
 
-def test_pickle_payload_refused_through_the_cli(tmp_path: Path) -> None:
-    from typer.testing import CliRunner
-
+def test_pickle_payload_refused_through_the_cli(tmp_path: Path, runner) -> None:
     from dfdetect.cli import app
 
     marker = tmp_path / "pwned"
     torch.save({"model_state_dict": _Payload(marker)}, tmp_path / "evil.pth")
     csv = tmp_path / "train.csv"
     csv.write_text("video_id,label,faces_file,status\n")
-    result = CliRunner(env={"COLUMNS": "200"}).invoke(
+    result = runner.invoke(
         app, ["train", str(csv), "--init-from", str(tmp_path / "evil.pth"), "--no-pretrained", "--out", str(tmp_path / "r")]
     )
     assert result.exit_code == 1
@@ -110,10 +108,8 @@ def test_reference_checkpoint_loads_with_flipped_outputs(tmp_path: Path) -> None
     assert torch.allclose(a["video"], b["video"]) and torch.allclose(a["frame"], b["frame"])
 
 
-def test_pickle_payload_in_train_weights_is_refused_without_running(tmp_path: Path) -> None:
+def test_pickle_payload_in_train_weights_is_refused_without_running(tmp_path: Path, runner) -> None:
     """`train --weights FILE` goes through models.backbones.load_local_weights, not load_model."""
-    from typer.testing import CliRunner
-
     from dfdetect.cli import app
     from dfdetect.models.backbones import load_local_weights
 
@@ -127,7 +123,7 @@ def test_pickle_payload_in_train_weights_is_refused_without_running(tmp_path: Pa
 
     csv = tmp_path / "train.csv"
     csv.write_text("video_id,label,faces_file,status\n")
-    result = CliRunner(env={"COLUMNS": "200"}).invoke(
+    result = runner.invoke(
         app, ["train", str(csv), "--backbone", "test_resnet", "--weights", str(evil), "--out", str(tmp_path / "r")]
     )
     assert result.exit_code == 1, result.output

@@ -12,10 +12,10 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import FIXTURE_VIDEOS as FIXTURES
 from dfdetect.detectors import DETECTORS, FaceBox, create_detector, list_detectors
 from dfdetect.errors import DfdetectError, UsageError
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "videos"
 ALL_DETECTORS = ["dlib", "dlib-cnn", "mtcnn", "opencv"]
 HAS_MMOD = importlib.util.find_spec("face_recognition_models") is not None
 

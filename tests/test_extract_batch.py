@@ -193,7 +193,7 @@ def test_bad_shard_spec_is_a_usage_error(tmp_path, videos):
     from dfdetect.errors import UsageError
 
     for spec in ("0/2", "3/2", "a/b", "2"):
-        with pytest.raises(UsageError):
+        with pytest.raises(UsageError, match=rf"--shard (must look like i/n \(e\.g\. 1/4\), not '{spec}'|{spec}: shards are numbered 1\.\.n)"):
             run_extraction(gather_inputs([videos / "clip0.mp4"]), tmp_path / "d", OPTS, shard=spec)
 
 

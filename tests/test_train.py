@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from typer.testing import CliRunner
 
 from _traindata import TINY_MODEL, tiny_splits, write_split
+from conftest import wide_runner
 from dfdetect.checkpoint import load_model, read_checkpoint
 from dfdetect.cli import app
 from dfdetect.errors import DfdetectError
@@ -151,7 +151,7 @@ def test_sigkill_while_saving_last_ckpt_then_resume_matches(full_run, splits, tm
 
 
 def test_cli_train_then_incompatible_resume(splits, tmp_path: Path) -> None:
-    runner = CliRunner(env={"COLUMNS": "200"})
+    runner = wide_runner()
     run = tmp_path / "cli"
     args = ["train", str(splits[0]), "--val", str(splits[1]), "--model", "dual", "--loss", "auc",
             "--backbone", "test_resnet", "--hidden", "16", "--layers", "1", "--frames", "4", "--img-size", "32",
@@ -204,7 +204,7 @@ def test_missing_stacks_is_one_line_error(splits, tmp_path: Path) -> None:
     df["faces_file"] = "gone/" + df["faces_file"]
     csv = tmp_path / "train.csv"
     df.to_csv(csv, index=False)
-    result = CliRunner(env={"COLUMNS": "200"}).invoke(
+    result = wide_runner().invoke(
         app, ["train", str(csv), "--no-pretrained", "--backbone", "test_resnet", "--out", str(tmp_path / "r")]
     )
     assert result.exit_code == 1
