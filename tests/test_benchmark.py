@@ -23,6 +23,7 @@ def mini(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"out": out, "result": r}
 
 
+@pytest.mark.slow  # generates, extracts, splits and trains two models
 def test_miniature_benchmark_end_to_end(mini: dict) -> None:
     r, out = mini["result"], mini["out"]
     assert r.exit_code == 0, r.output
@@ -48,6 +49,7 @@ def test_miniature_benchmark_end_to_end(mini: dict) -> None:
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_same_seed_same_results_on_a_split_folder(mini: dict, tmp_path: Path) -> None:
     assert mini["result"].exit_code == 0
     out = tmp_path / "again"

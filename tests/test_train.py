@@ -114,6 +114,7 @@ def test_resume_after_a_kill_matches_the_uninterrupted_run(full_run, splits, tmp
     pd.testing.assert_frame_equal(a, b)
 
 
+@pytest.mark.slow  # a child process imports torch and trains
 def test_sigkill_while_saving_last_ckpt_then_resume_matches(full_run, splits, tmp_path: Path) -> None:
     """A real SIGKILL halfway through writing epoch 2's last.ckpt (the test-only hook in
     dfdetect/faults.py makes the child kill itself there): epoch 1's last.ckpt survives whole,
