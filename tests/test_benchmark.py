@@ -93,6 +93,7 @@ def test_speed_mode_table() -> None:
     assert by_stage["model"]["input"].endswith("x256x256")  # the model's own input size
 
 
+@pytest.mark.slow  # two synthetic data sets generated and extracted
 def test_synthetic_data_is_identical_for_the_same_seed(tmp_path: Path) -> None:
     from dfdetect.benchmarking.synthetic import SyntheticOptions, build_synthetic_splits
 

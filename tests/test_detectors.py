@@ -210,6 +210,7 @@ def test_mtcnn_area_resize_equals_cv2_inter_area():
     assert torch.allclose(via_torch, via_cv2, atol=1e-5)
 
 
+@pytest.mark.slow  # many frames through the full MTCNN cascade twice
 def test_mtcnn_batch_gives_the_same_boxes_as_one_frame_at_a_time(portrait):
     frames = [
         portrait,
