@@ -14,6 +14,7 @@ import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable
 
+from dfdetect import faults
 from dfdetect.errors import DfdetectError
 
 if TYPE_CHECKING:
@@ -127,6 +128,8 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], objec
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
+            if faults.kill_due(p.name):  # test-only fault injection (dfdetect/faults.py)
+                faults.die_halfway(fh, write)
             write(fh)
         os.chmod(tmp, output_file_mode())
         os.replace(tmp, p)

@@ -12,17 +12,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import conftest
+from conftest import manifest_row, tiny_model  # noqa: F401  (tiny_model: re-exported)
 from dfdetect.manifest import MANIFEST_COLUMNS
 
 STACK_FRAMES, STACK_SIZE = 6, 32
 
 
 def make_stack(fake: bool, seed: int, frames: int = STACK_FRAMES, size: int = STACK_SIZE) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    stack = rng.integers(40, 120, size=(frames, size, size, 3), dtype=np.uint8)
-    if fake:
-        stack[:, size // 4: size // 2, size // 4: size // 2, :] = 230
-    return stack
+    """Noise in 40..119; a fake's upper-left inner quarter is 230."""
+    return conftest.make_stack(seed, fake, frames, size, dim=(40, 120), bright=(230, 231), square=(size // 4, size // 2))
 
 
 def write_test_set(root: Path, name: str, labels: list[int], seed: int = 0, extra_rows: list[dict] | None = None) -> Path:
@@ -33,24 +32,12 @@ def write_test_set(root: Path, name: str, labels: list[int], seed: int = 0, extr
     for i, label in enumerate(labels):
         vid = f"{'fake' if label else 'real'}_{seed}_{i:03d}"
         np.save(faces / f"{vid}.npy", make_stack(bool(label), seed * 1000 + i))
-        rows.append({"video_id": vid, "path": f"videos/{vid}.mp4", "label": label, "group": vid,
-                     "method": "square" if label else "real", "dataset": "tiny", "split": "",
-                     "frames": STACK_FRAMES, "faces": STACK_FRAMES, "faces_file": f"faces/{vid}.npy",
-                     "status": "ok", "error": ""})
+        rows.append(manifest_row(vid, label, method="square" if label else "real", dataset="tiny",
+                                 frames=STACK_FRAMES))
     rows += extra_rows or []
     csv = root / f"{name}.csv"
     pd.DataFrame(rows, columns=MANIFEST_COLUMNS).to_csv(csv, index=False)
     return csv
-
-
-def tiny_model(name: str = "dual", frames: int = 4, img_size: int = 32, seed: int = 0):
-    import torch
-
-    from dfdetect.models import create_model
-
-    torch.manual_seed(seed)
-    options = {"dual": {"backbone": "resnet18", "hidden": 16, "layers": 1, "pool": 4}}.get(name, {})
-    return create_model(name, img_size=img_size, frames=frames, **options), options
 
 
 def save_tiny_checkpoint(path: Path, name: str = "dual", frames: int = 4, img_size: int = 32, seed: int = 0) -> Path:

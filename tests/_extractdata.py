@@ -7,21 +7,10 @@ from typing import Iterable
 
 import cv2
 import numpy as np
-import pytest
 
+from conftest import FIXTURE_VIDEOS as FIXTURES, fixture_clip  # noqa: F401  (re-exported)
 from dfdetect.synth import load_portrait, make_clip
 from dfdetect.synth.portrait import FACE_BOX
-
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "videos"
-
-
-def fixture_clip(name: str) -> Path:
-    """A real clip from ../shared/fixtures/videos/{real,fake}; skips the test when absent."""
-    for sub in ("real", "fake"):
-        p = FIXTURES / sub / name
-        if p.is_file():
-            return p
-    pytest.skip(f"fixture clip {name} not available (../shared/fixtures absent)")
 
 
 def synth_clip(path: Path, *, seed: int = 0, fake: bool = False, width: int = 160, height: int = 128,

@@ -8,6 +8,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from conftest import manifest_row
 from dfdetect.manifest import MANIFEST_COLUMNS
 
 METHODS = ["Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures"]
@@ -16,12 +17,9 @@ METHODS = ["Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures"]
 def row(video_id: str, label: int, group: str, *, method: str = "", split: str = "", status: str = "ok",
         dataset: str = "synthetic") -> dict:
     ok = status == "ok"
-    return {
-        "video_id": video_id, "path": f"videos/{video_id}.mp4", "label": label, "group": group,
-        "method": method or ("real" if label == 0 else "fake"), "dataset": dataset, "split": split,
-        "frames": 2 if ok else 0, "faces": 2 if ok else 0, "faces_file": f"faces/{video_id}.npy" if ok else "",
-        "status": status, "error": "" if ok else "no face found",
-    }
+    return manifest_row(video_id, label, group=group, method=method or ("real" if label == 0 else "fake"),
+                        dataset=dataset, split=split, frames=2 if ok else 0, status=status,
+                        error="" if ok else "no face found")
 
 
 def ffpp_rows(n_groups: int, fakes_per_group: int = 4, *, split_of=None) -> list[dict]:

@@ -11,16 +11,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-COLUMNS = ["video_id", "path", "label", "group", "method", "dataset", "split",
-           "frames", "faces", "faces_file", "status", "error"]
+import conftest
+from conftest import manifest_row
+from dfdetect.manifest import MANIFEST_COLUMNS
 
 
 def make_stack(rng: np.random.Generator, fake: bool, n_frames: int, size: int = 40) -> np.ndarray:
-    stack = rng.integers(0, 90, size=(n_frames, size, size, 3), dtype=np.uint8)
-    if fake:
-        q = size // 4
-        stack[:, q : size - q, q : size - q] = rng.integers(200, 256, size=(n_frames, size - 2 * q, size - 2 * q, 3))
-    return stack
+    """Noise in 0..89; a fake's centre half is bright (200..255)."""
+    return conftest.make_stack(rng, fake, n_frames, size)
 
 
 def write_split(
@@ -35,13 +33,10 @@ def write_split(
         vid = f"{name}_{'fake' if label else 'real'}_{i:03d}"
         n = int(rng.integers(frames[0], frames[1] + 1))
         np.save(folder / faces_dir / f"{vid}.npy", make_stack(rng, bool(label), n, size))
-        rows.append({
-            "video_id": vid, "path": f"/videos/{vid}.mp4", "label": label, "group": vid,
-            "method": "synthetic" if label else "real", "dataset": "tiny", "split": name,
-            "frames": n, "faces": n, "faces_file": f"{faces_dir}/{vid}.npy", "status": "ok", "error": "",
-        })
+        rows.append(manifest_row(vid, label, path=f"/videos/{vid}.mp4", method="synthetic" if label else "real",
+                                 dataset="tiny", split=name, frames=n, faces_file=f"{faces_dir}/{vid}.npy"))
     csv = folder / f"{name}.csv"
-    pd.DataFrame(rows, columns=COLUMNS).to_csv(csv, index=False)
+    pd.DataFrame(rows, columns=MANIFEST_COLUMNS).to_csv(csv, index=False)
     return csv
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
+import torch
 
+from conftest import wide_runner
 from dfdetect.cli import app
 
-ENV = {"COLUMNS": "200"}
 TINY = ["--epochs", "1", "--frames", "4", "--img-size", "32", "--test-ratios", "1:2", "--repeats", "2",
         "--n-real", "18", "--n-fake", "8", "--device", "cpu", "--seed", "3", "--jobs", "2"]
 
@@ -19,11 +19,11 @@ TINY = ["--epochs", "1", "--frames", "4", "--img-size", "32", "--test-ratios", "
 @pytest.fixture(scope="module")
 def mini(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("bench") / "out"
-    r = CliRunner().invoke(app, ["benchmark", "--models", "meso4,dual", "--losses", "auc", "--out", str(out), *TINY],
-                           env=ENV)
+    r = wide_runner().invoke(app, ["benchmark", "--models", "meso4,dual", "--losses", "auc", "--out", str(out), *TINY])
     return {"out": out, "result": r}
 
 
+@pytest.mark.slow  # generates, extracts, splits and trains two models
 def test_miniature_benchmark_end_to_end(mini: dict) -> None:
     r, out = mini["result"], mini["out"]
     assert r.exit_code == 0, r.output
@@ -49,25 +49,36 @@ def test_miniature_benchmark_end_to_end(mini: dict) -> None:
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_same_seed_same_results_on_a_split_folder(mini: dict, tmp_path: Path) -> None:
     assert mini["result"].exit_code == 0
     out = tmp_path / "again"
-    r = CliRunner().invoke(app, ["benchmark", "--data", str(mini["out"] / "splits"), "--models", "meso4",
-                                 "--losses", "auc", "--out", str(out), *TINY], env=ENV)
+    r = wide_runner().invoke(app, ["benchmark", "--data", str(mini["out"] / "splits"), "--models", "meso4",
+                                 "--losses", "auc", "--out", str(out), *TINY])
     assert r.exit_code == 0, r.output
-    first = pd.read_csv(mini["out"] / "results.csv")
-    again = pd.read_csv(out / "results.csv")
-    first = first[first["model"] == "meso4"].set_index("set")["auc"]
-    assert again.set_index("set")["auc"].to_dict() == pytest.approx(first.to_dict())
+    # every metric column of every test set, exactly (same seed, same thread count)
+    for name in ("results.csv", "summary.csv"):
+        first = pd.read_csv(mini["out"] / name)
+        first = first[first["model"] == "meso4"].reset_index(drop=True)
+        again = pd.read_csv(out / name)
+        assert len(again) == len(first) > 0 and list(again.columns) == list(first.columns)
+        pd.testing.assert_frame_equal(again, first, check_exact=True)
+    # and the trained weights, tensor for tensor
+    from dfdetect.checkpoint import read_checkpoint
+
+    for ckpt in ("best.ckpt", "last.ckpt"):
+        a = read_checkpoint(mini["out"] / "runs" / "meso4-auc" / ckpt)["state_dict"]
+        b = read_checkpoint(out / "runs" / "meso4-auc" / ckpt)["state_dict"]
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), ckpt
     assert not (out / "videos").exists()  # --data skips generation
 
 
 def test_benchmark_usage_errors(tmp_path: Path) -> None:
-    r = CliRunner().invoke(app, ["benchmark", "--models", "dula", "--out", str(tmp_path / "x")], env=ENV)
+    r = wide_runner().invoke(app, ["benchmark", "--models", "dula", "--out", str(tmp_path / "x")])
     assert r.exit_code == 2 and "did you mean 'dual'" in r.stderr
-    r = CliRunner().invoke(app, ["benchmark", "--test-ratios", "1-10", "--out", str(tmp_path / "y")], env=ENV)
+    r = wide_runner().invoke(app, ["benchmark", "--test-ratios", "1-10", "--out", str(tmp_path / "y")])
     assert r.exit_code == 2
-    r = CliRunner().invoke(app, ["benchmark", "--data", str(tmp_path), "--out", str(tmp_path / "z")], env=ENV)
+    r = wide_runner().invoke(app, ["benchmark", "--data", str(tmp_path), "--out", str(tmp_path / "z")])
     assert r.exit_code == 1 and "train.csv" in r.stderr
 
 
@@ -82,6 +93,7 @@ def test_speed_mode_table() -> None:
     assert by_stage["model"]["input"].endswith("x256x256")  # the model's own input size
 
 
+@pytest.mark.slow  # two synthetic data sets generated and extracted
 def test_synthetic_data_is_identical_for_the_same_seed(tmp_path: Path) -> None:
     from dfdetect.benchmarking.synthetic import SyntheticOptions, build_synthetic_splits
 

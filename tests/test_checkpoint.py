@@ -69,16 +69,14 @@ def test_pickle_payload_is_refused_without_running(tmp_path: Path) -> None:
     assert not marker.exists(), "the payload ran"
 
 
-def test_pickle_payload_refused_through_the_cli(tmp_path: Path) -> None:
-    from typer.testing import CliRunner
-
+def test_pickle_payload_refused_through_the_cli(tmp_path: Path, runner) -> None:
     from dfdetect.cli import app
 
     marker = tmp_path / "pwned"
     torch.save({"model_state_dict": _Payload(marker)}, tmp_path / "evil.pth")
     csv = tmp_path / "train.csv"
     csv.write_text("video_id,label,faces_file,status\n")
-    result = CliRunner(env={"COLUMNS": "200"}).invoke(
+    result = runner.invoke(
         app, ["train", str(csv), "--init-from", str(tmp_path / "evil.pth"), "--no-pretrained", "--out", str(tmp_path / "r")]
     )
     assert result.exit_code == 1
@@ -108,3 +106,26 @@ def test_reference_checkpoint_loads_with_flipped_outputs(tmp_path: Path) -> None
     with torch.no_grad():
         a, b = ours(x), loaded(x)
     assert torch.allclose(a["video"], b["video"]) and torch.allclose(a["frame"], b["frame"])
+
+
+def test_pickle_payload_in_train_weights_is_refused_without_running(tmp_path: Path, runner) -> None:
+    """`train --weights FILE` goes through models.backbones.load_local_weights, not load_model."""
+    from dfdetect.cli import app
+    from dfdetect.models.backbones import load_local_weights
+
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "backbone.pth"
+    torch.save({"state_dict": {"conv1.weight": torch.zeros(1)}, "x": _Payload(marker)}, evil)
+    with pytest.raises(DfdetectError, match=r"backbone.pth: not a readable tensor-only state dict \(Weights only load failed") as info:
+        load_local_weights(torch.nn.Linear(1, 1), evil)
+    assert "\n" not in str(info.value)
+    assert not marker.exists(), "the payload ran"
+
+    csv = tmp_path / "train.csv"
+    csv.write_text("video_id,label,faces_file,status\n")
+    result = runner.invoke(
+        app, ["train", str(csv), "--backbone", "test_resnet", "--weights", str(evil), "--out", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 1, result.output
+    assert "not a readable tensor-only state dict" in result.output and "Traceback" not in result.output
+    assert not marker.exists(), "the payload ran"

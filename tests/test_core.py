@@ -8,8 +8,8 @@ import warnings
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
+from conftest import wide_runner
 from dfdetect import __version__
 from dfdetect.cli import app
 from dfdetect.device import select_device, validate_device_string
@@ -24,7 +24,7 @@ from dfdetect.manifest import (
 )
 from dfdetect.registry import Registry
 
-runner = CliRunner(env={"COLUMNS": "200"})
+runner = wide_runner()
 
 
 def test_registry_lists_sorted_and_filters_with_fnmatch():

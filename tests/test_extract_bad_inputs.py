@@ -8,15 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
+from conftest import wide_runner
 from _extractdata import face_frame, synth_clip, truncated_copy, write_frames
 from dfdetect.cli import app
 from dfdetect.extraction import ExtractOptions, extract_faces
 from dfdetect.manifest import read_manifest
 from dfdetect.video_io import VideoInfo, iter_sampled_frames, probe, sample_indices
 
-runner = CliRunner(env={"COLUMNS": "200"})
+runner = wide_runner()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -85,29 +84,57 @@ def test_half_written_stack_is_not_counted_as_finished(tmp_path, videos):
     assert np.array_equal(np.load(victim), good)
 
 
-def test_killed_run_resumes_to_completion(tmp_path, videos):
-    data = tmp_path / "data"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _extract_killed_at(spec: str, videos: Path, data: Path) -> None:
+    """Run an extraction in a child that SIGKILLs itself halfway through the write `spec` picks
+    (DFDETECT_TEST_KILL_AT_WRITE, see dfdetect/faults.py): a deterministic kill, no race."""
     script = (
-        "import sys; from dfdetect.extraction import *;"
-        f"run_extraction(gather_inputs([{str(videos)!r}]), {str(data)!r}, ExtractOptions(frames=None, size=32))"
+        "from dfdetect.extraction import *;"
+        f"run_extraction(gather_inputs([{str(videos)!r}]), {str(data)!r}, ExtractOptions(frames=4, size=32))"
     )
-    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.DEVNULL)
+    env = dict(os.environ, DFDETECT_TEST_KILL_AT_WRITE=spec, PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-c", script], env=env, stderr=subprocess.PIPE, text=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(videos, tmp_path_factory) -> dict[str, np.ndarray]:
+    data = tmp_path_factory.mktemp("uninterrupted")
+    run_extraction(gather_inputs([videos]), data, OPTS)
+    return _stacks(data)
+
+
+# clip0..clip3 and noface are extracted in this order; the writes are extract_config.json, then per
+# video its stack (.npy) and sidecar (.json); noface has a sidecar only.
+@pytest.mark.parametrize("spec, victim", [("*.npy:3", "clip2.npy"), ("*.json:3", "clip1.json")])
+def test_killed_run_resumes_to_completion(tmp_path, videos, uninterrupted, spec, victim):
+    from dfdetect.extraction.store import is_finished, stack_is_complete
+
+    data = tmp_path / "data"
+    _extract_killed_at(spec, videos, data)
+    faces = data / "faces"
+    assert not (faces / victim).exists()  # the write it died in never reached its final name
+    (half,) = faces.glob(f".{victim}.*.tmp")
+    assert half.stat().st_size > 0
     manifest = data / "manifest.csv"
-    deadline = time.monotonic() + 120
-    while not manifest.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    rows_at_kill = len(read_manifest(manifest)) if manifest.exists() else 0
-    if rows_at_kill >= 5:
-        pytest.skip("the run finished before it could be killed")
-    summary = run_extraction(gather_inputs([videos]), data, ExtractOptions(frames=None, size=32))
-    assert summary.skipped == rows_at_kill and summary.error == 0
+    at_kill = read_manifest(manifest) if manifest.exists() else None
+    finished = 0 if at_kill is None else len(at_kill)
+    assert at_kill is None or (set(at_kill["status"]) == {"ok"} and Path(victim).stem not in set(at_kill["video_id"]))
+    if victim.endswith(".npy"):
+        # half a stack is never a finished video, not even under its final name
+        (faces / victim).write_bytes(half.read_bytes())
+        assert not stack_is_complete(faces / victim)
+        assert not is_finished({"status": "ok", "faces_file": f"faces/{victim}", "frames": "4"}, data)
+
+    summary = run_extraction(gather_inputs([videos]), data, OPTS)
+    assert summary.skipped == finished and summary.error == 0
+    assert (summary.ok + summary.skipped, summary.no_face) == (4, 1)
     df = read_manifest(manifest)
-    assert len(df) == 5 and set(df["status"]) == {"ok", "no_face"}
-    for rel, frames in zip(df["faces_file"], df["frames"]):
-        if rel:
-            assert np.load(data / rel, mmap_mode="r").shape[0] == int(frames) == 8
+    assert len(df) == 5 and sorted(df["status"]) == ["no_face", "ok", "ok", "ok", "ok"]
+    got = _stacks(data)
+    assert got.keys() == uninterrupted.keys() and all(np.array_equal(got[k], uninterrupted[k]) for k in got)
 
 
 def test_shards_partition_the_run_and_merge(tmp_path, videos):
@@ -166,7 +193,7 @@ def test_bad_shard_spec_is_a_usage_error(tmp_path, videos):
     from dfdetect.errors import UsageError
 
     for spec in ("0/2", "3/2", "a/b", "2"):
-        with pytest.raises(UsageError):
+        with pytest.raises(UsageError, match=rf"--shard (must look like i/n \(e\.g\. 1/4\), not '{spec}'|{spec}: shards are numbered 1\.\.n)"):
             run_extraction(gather_inputs([videos / "clip0.mp4"]), tmp_path / "d", OPTS, shard=spec)
 
 

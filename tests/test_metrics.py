@@ -87,11 +87,11 @@ def test_frame_level_metrics_use_video_labels() -> None:
 
 
 def test_bad_inputs_raise() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"labels \(2\) and scores \(1\) differ in length"):
         compute_metrics([0, 1], [0.1])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"labels must be 0 \(real\) or 1 \(fake\)"):
         compute_metrics([0, 2], [0.1, 0.2])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="scores hold NaN or infinite values"):
         compute_metrics([0, 1], [0.1, float("nan")])
 
 

@@ -6,12 +6,12 @@ import json
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
+from conftest import wide_runner
 from _splitdata import ffpp_rows, plain_rows, read, row, write_manifest
 from dfdetect.cli import app
 
-runner = CliRunner(env={"COLUMNS": "200"})
+runner = wide_runner()
 
 
 def split(*args: str):

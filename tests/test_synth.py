@@ -13,6 +13,7 @@ import dlib
 import numpy as np
 import pytest
 
+from conftest import synth_face_boxes
 from dfdetect.errors import DfdetectError
 from dfdetect.synth import make_clip, make_dataset, render_frames, self_blend, strength_for
 
@@ -38,6 +39,15 @@ def _faces(hog, frame_bgr: np.ndarray, upsample: int = 0):
     return hog(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY), upsample)
 
 
+def _iou(box, truth) -> float:
+    """Overlap of a dlib rectangle with a true (x0, y0, x1, y1) box."""
+    a = (box.left(), box.top(), box.right(), box.bottom())
+    w = max(0.0, min(a[2], truth[2]) - max(a[0], truth[0]))
+    h = max(0.0, min(a[3], truth[3]) - max(a[1], truth[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (truth[2] - truth[0]) * (truth[3] - truth[1]) - w * h
+    return w * h / union
+
+
 def _md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
@@ -48,7 +58,9 @@ def test_dlib_finds_the_face_in_most_frames_of_small_clips(tmp_path, hog, fake, 
     path = make_clip(tmp_path / "clip.mp4", fake=fake, seed=3, n_frames=16, width=size, height=size)
     frames = _decode(path)
     assert len(frames) == 16 and frames[0].shape == (size, size, 3)
-    found = [len(_faces(hog, f)) == 1 for f in frames[::2]]
+    truth = synth_face_boxes(3, size, size, 16)  # where the generator drew the face
+    found = [(len(boxes) == 1 and _iou(boxes[0], truth[i]) > 0.5)
+             for i, boxes in ((i, _faces(hog, frames[i])) for i in range(0, 16, 2))]
     assert sum(found) >= 0.8 * len(found), found
 
 
@@ -58,13 +70,13 @@ def test_dlib_finds_a_reasonably_sized_face_in_hd(tmp_path, hog, size):
     path = make_clip(tmp_path / "hd.mp4", fake=True, seed=7, width=width, height=height, n_frames=3)
     frames = _decode(path)
     assert frames[0].shape == (height, width, 3)
-    for frame in frames[::2]:
-        boxes = _faces(hog, frame)
-        assert len(boxes) == 1
-        side = boxes[0].width()
-        assert 0.15 * height < side < 0.45 * height  # like a face in real HD footage
-        centre = boxes[0].center()
-        assert 0 < centre.x < width and 0 < centre.y < height
+    truth = synth_face_boxes(7, width, height, 3)
+    for i in (0, 2):
+        boxes = _faces(hog, frames[i])
+        assert len(boxes) == 1 and _iou(boxes[0], truth[i]) > 0.5, (boxes, truth[i])
+        x0, y0, x1, y1 = truth[i]
+        assert 0.15 * height < y1 - y0 < 0.45 * height  # like a face in real HD footage
+        assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
 
 
 def test_face_scale_sets_the_face_size(hog):
@@ -85,20 +97,20 @@ def test_same_arguments_give_identical_bytes(tmp_path):
 
 
 def _face_mask(shape, box, grow: float) -> np.ndarray:
-    cx, cy = box.center().x, box.center().y
-    half = grow * box.width() / 2
+    """A square around the true face box (x0, y0, x1, y1), `grow` times its width."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    half = grow * (box[2] - box[0]) / 2
     mask = np.zeros(shape[:2], bool)
     mask[max(int(cy - half), 0) : int(cy + half), max(int(cx - half), 0) : int(cx + half)] = True
     return mask
 
 
-def test_fake_differs_from_its_real_inside_the_face_only(hog):
+def test_fake_differs_from_its_real_inside_the_face_only():
     seed = 5
     common = dict(identity_seed=seed, n_frames=6, difficulty=0.5, width=384, height=384, face_scale=0.25)
     real = list(render_frames(blend_seed=None, **common))
     fake = list(render_frames(blend_seed=seed, **common))
-    for r, f in zip(real, fake):
-        box = _faces(hog, cv2.cvtColor(r, cv2.COLOR_RGB2BGR))[0]
+    for r, f, box in zip(real, fake, synth_face_boxes(seed, 384, 384, 6, face_scale=0.25)):
         diff = np.abs(r.astype(np.int16) - f.astype(np.int16)).max(axis=2)
         inner = _face_mask(r.shape, box, 0.6)
         # The mask's feather ends within ~1.6 face boxes; JPEG blocks (16 px) may carry it a bit further.
@@ -108,11 +120,10 @@ def test_fake_differs_from_its_real_inside_the_face_only(hog):
         assert diff[outside].max() == 0  # ...and nowhere else
 
 
-def test_fake_mp4_differs_from_real_mp4_mostly_in_the_face(tmp_path, hog):
+def test_fake_mp4_differs_from_real_mp4_mostly_in_the_face(tmp_path):
     real = _decode(make_clip(tmp_path / "r.mp4", fake=False, seed=8, n_frames=6, difficulty=0.2))
     fake = _decode(make_clip(tmp_path / "f.mp4", fake=True, seed=8, n_frames=6, difficulty=0.2))
-    for r, f in zip(real, fake):
-        box = _faces(hog, r)[0]
+    for r, f, box in zip(real, fake, synth_face_boxes(8, n_frames=6)):
         diff = np.abs(r.astype(np.int16) - f.astype(np.int16)).mean(axis=2)
         inside = diff[_face_mask(r.shape, box, 0.6)].mean()
         outside = diff[~_face_mask(r.shape, box, 1.6)].mean()
@@ -187,16 +198,16 @@ def test_self_blend_is_seeded_and_follows_difficulty():
     easy = np.mean([np.abs(self_blend(face, np.random.default_rng(s), 0.0).astype(int) - face).mean() for s in range(8)])
     hard = np.mean([np.abs(self_blend(face, np.random.default_rng(s), 1.0).astype(int) - face).mean() for s in range(8)])
     assert easy > 2 * hard > 0
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"self_blend expects a uint8 \(H, W, 3\) array"):
         self_blend(face[..., 0], np.random.default_rng(0))
 
 
 def test_bad_arguments_are_user_errors(tmp_path):
-    with pytest.raises(DfdetectError, match="even"):
+    with pytest.raises(DfdetectError, match="frame size 255x256 is invalid; use even sizes"):
         make_clip(tmp_path / "x.mp4", fake=False, seed=0, width=255)
-    with pytest.raises(DfdetectError, match="difficulty"):
+    with pytest.raises(DfdetectError, match=r"difficulty must be in \[0, 1\], got 1.5"):
         make_clip(tmp_path / "x.mp4", fake=True, seed=0, difficulty=1.5)
-    with pytest.raises(DfdetectError):
+    with pytest.raises(DfdetectError, match="need a positive number of clips, got n_real=0, n_fake=0"):
         make_dataset(tmp_path, n_real=0, n_fake=0)
     assert not (tmp_path / "x.mp4").exists()
 
@@ -206,12 +217,9 @@ def test_synth_does_not_import_torch():
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
-def test_synth_command_writes_a_dataset_and_prints_the_csv(tmp_path):
-    from typer.testing import CliRunner
-
+def test_synth_command_writes_a_dataset_and_prints_the_csv(tmp_path, runner):
     from dfdetect.cli import app
 
-    runner = CliRunner(env={"COLUMNS": "200"})
     out = tmp_path / "demo"
     result = runner.invoke(app, ["synth", str(out), "--real", "2", "--fake", "1", "--size", "96x64", "--frames", "3", "--seed", "1"])
     assert result.exit_code == 0, result.output
@@ -226,13 +234,12 @@ def test_synth_command_writes_a_dataset_and_prints_the_csv(tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
-def test_fake_blend_flickers_from_frame_to_frame(hog):
+def test_fake_blend_flickers_from_frame_to_frame():
     real = list(render_frames(identity_seed=9, blend_seed=None, n_frames=8, difficulty=0.3))
     fake = list(render_frames(identity_seed=9, blend_seed=9, n_frames=8, difficulty=0.3))
     # Signed mean colour change inside the face, per frame: the blend is not one fixed filter.
     changes = []
-    for r, f in zip(real, fake):
-        box = _faces(hog, cv2.cvtColor(r, cv2.COLOR_RGB2BGR))[0]
+    for r, f, box in zip(real, fake, synth_face_boxes(9, n_frames=8)):
         inner = _face_mask(r.shape, box, 0.5)
         changes.append((f.astype(np.float32) - r.astype(np.float32))[inner].mean(axis=0))
     changes = np.array(changes)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from typer.testing import CliRunner
 
 from _traindata import TINY_MODEL, tiny_splits, write_split
+from conftest import wide_runner
 from dfdetect.checkpoint import load_model, read_checkpoint
 from dfdetect.cli import app
 from dfdetect.errors import DfdetectError
@@ -114,8 +114,45 @@ def test_resume_after_a_kill_matches_the_uninterrupted_run(full_run, splits, tmp
     pd.testing.assert_frame_equal(a, b)
 
 
+@pytest.mark.slow  # a child process imports torch and trains
+def test_sigkill_while_saving_last_ckpt_then_resume_matches(full_run, splits, tmp_path: Path) -> None:
+    """A real SIGKILL halfway through writing epoch 2's last.ckpt (the test-only hook in
+    dfdetect/faults.py makes the child kill itself there): epoch 1's last.ckpt survives whole,
+    and resuming from it ends exactly where the uninterrupted run ended."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "killed"
+    config = dict(QUICK, train_csv=str(splits[0]), val_csv=str(splits[1]), epochs=2, schedule="cosine", out=str(out))
+    script = (
+        "import torch; torch.set_num_threads(1)\n"  # the same arithmetic as this process
+        "from dfdetect.training import TrainConfig, train\n"
+        f"train(TrainConfig(**{config!r}))\n"
+    )
+    env = dict(os.environ, DFDETECT_TEST_KILL_AT_WRITE="last.ckpt:2", PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    proc = subprocess.run([sys.executable, "-c", script], env=env, stderr=subprocess.PIPE, text=True, timeout=600)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    assert [p.name.startswith(".last.ckpt.") for p in out.glob(".*.tmp")] == [True]  # the half-written one
+    assert read_checkpoint(out / "last.ckpt")["train_state"]["epoch"] == 1  # the old file, whole
+    assert pd.read_csv(out / "metrics.csv")["epoch"].tolist() == [1]
+
+    result = train(resume_config(out))
+    assert result.epochs_run == 2
+    resumed, uninterrupted = read_checkpoint(out / "last.ckpt"), read_checkpoint(full_run.run_dir / "last.ckpt")
+    assert resumed["state_dict"].keys() == uninterrupted["state_dict"].keys()
+    for key, tensor in uninterrupted["state_dict"].items():
+        assert torch.equal(tensor, resumed["state_dict"][key]), key
+    best_a, best_b = read_checkpoint(out / "best.ckpt"), read_checkpoint(full_run.run_dir / "best.ckpt")
+    assert all(torch.equal(v, best_a["state_dict"][k]) for k, v in best_b["state_dict"].items())
+    a = pd.read_csv(out / "metrics.csv").drop(columns="time")
+    b = pd.read_csv(full_run.run_dir / "metrics.csv").drop(columns="time")
+    pd.testing.assert_frame_equal(a, b)
+
+
 def test_cli_train_then_incompatible_resume(splits, tmp_path: Path) -> None:
-    runner = CliRunner(env={"COLUMNS": "200"})
+    runner = wide_runner()
     run = tmp_path / "cli"
     args = ["train", str(splits[0]), "--val", str(splits[1]), "--model", "dual", "--loss", "auc",
             "--backbone", "test_resnet", "--hidden", "16", "--layers", "1", "--frames", "4", "--img-size", "32",
@@ -168,7 +205,7 @@ def test_missing_stacks_is_one_line_error(splits, tmp_path: Path) -> None:
     df["faces_file"] = "gone/" + df["faces_file"]
     csv = tmp_path / "train.csv"
     df.to_csv(csv, index=False)
-    result = CliRunner(env={"COLUMNS": "200"}).invoke(
+    result = wide_runner().invoke(
         app, ["train", str(csv), "--no-pretrained", "--backbone", "test_resnet", "--out", str(tmp_path / "r")]
     )
     assert result.exit_code == 1

@@ -93,7 +93,8 @@ def write_rows(path: Path, rows: dict[str, dict[str, str]]) -> None:
 
     columns = MANIFEST_COLUMNS + EXTRA_COLUMNS
     extras = sorted({k for r in rows.values() for k in r} - set(columns))
-    df = pd.DataFrame(list(rows.values()), columns=columns + extras).astype(object).fillna("")
+    # object dtype: an all-missing column must not become float64 (pandas 4 refuses to fill it with "")
+    df = pd.DataFrame(list(rows.values()), columns=columns + extras, dtype=object).fillna("")
     write_csv_atomic(df, path)
 
 
