@@ -120,8 +120,13 @@ def test_killed_run_resumes_to_completion(tmp_path, videos, uninterrupted, spec,
     assert half.stat().st_size > 0
     manifest = data / "manifest.csv"
     at_kill = read_manifest(manifest) if manifest.exists() else None
-    finished = 0 if at_kill is None else len(at_kill)
-    assert at_kill is None or (set(at_kill["status"]) == {"ok"} and Path(victim).stem not in set(at_kill["video_id"]))
+    # rows of videos the killed run had reserved but not finished are error rows ("did not finish")
+    done = at_kill[at_kill["status"] == "ok"] if at_kill is not None else None
+    finished = 0 if done is None else len(done)
+    assert done is None or Path(victim).stem not in set(done["video_id"])
+    if at_kill is not None:
+        pending = at_kill[at_kill["status"] != "ok"]
+        assert set(pending["status"]) <= {"error"} and all("did not finish" in e for e in pending["error"])
     if victim.endswith(".npy"):
         # half a stack is never a finished video, not even under its final name
         (faces / victim).write_bytes(half.read_bytes())
@@ -193,7 +198,7 @@ def test_bad_shard_spec_is_a_usage_error(tmp_path, videos):
     from dfdetect.errors import UsageError
 
     for spec in ("0/2", "3/2", "a/b", "2"):
-        with pytest.raises(UsageError, match=rf"--shard (must look like i/n \(e\.g\. 1/4\), not '{spec}'|{spec}: shards are numbered 1\.\.n)"):
+        with pytest.raises(UsageError, match=rf"--shard (must look like i/n \(e\.g\. 1/4\)( or auto)?, not '{spec}'|{spec}: shards are numbered 1\.\.n)"):
             run_extraction(gather_inputs([videos / "clip0.mp4"]), tmp_path / "d", OPTS, shard=spec)
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from dfdetect.errors import DfdetectError
 from dfdetect.extraction import merge_parts
-from dfdetect.extraction.store import file_lock, part_name, write_rows
+from dfdetect.extraction.store import manifest_lock, part_name, write_rows
 from dfdetect.manifest import read_manifest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,7 +48,7 @@ def test_a_finished_row_beats_an_error_whatever_the_order(tmp_path: Path) -> Non
     got = read_manifest(path).set_index("video_id")["status"].to_dict()
     assert n == 6 and got == {"kept": "ok", "retried": "ok", "ok_then_error": "ok", "error_then_ok": "ok",
                               "noface_then_error": "no_face", "both_errors": "error"}
-    assert not list(tmp_path.glob("manifest.part-*")) and not (tmp_path / ".manifest.lock").exists()
+    assert not list(tmp_path.glob("manifest.part-*"))
 
 
 def test_merge_waits_for_the_lock(tmp_path: Path, monkeypatch) -> None:
@@ -57,16 +57,13 @@ def test_merge_waits_for_the_lock(tmp_path: Path, monkeypatch) -> None:
     from dfdetect.extraction import store
 
     _write(tmp_path / part_name(1, 1), [_row("v", "ok")])
-    lock = tmp_path / ".manifest.lock"
-    with file_lock(lock):
-        assert lock.read_text() == str(os.getpid())
-        # another merge in progress: this one must not touch the parts (0.3 s instead of 120 s to give up)
-        monkeypatch.setattr(store, "file_lock", partial(file_lock, timeout=0.3))
-        with pytest.raises(DfdetectError, match=r"\.manifest\.lock: held by another extract for 0 s; remove it if none runs"):
+    with manifest_lock(tmp_path):
+        # another merge in progress: this one must not touch the parts (0.3 s instead of 600 s to give up)
+        monkeypatch.setattr(store, "manifest_lock", partial(manifest_lock, timeout=0.3))
+        with pytest.raises(DfdetectError, match=r"\.manifest\.lock: another dfdetect process has held the manifest lock"):
             merge_parts(tmp_path)
-        assert lock.exists()  # the loser never removes the winner's lock
         assert (tmp_path / part_name(1, 1)).exists() and not (tmp_path / "manifest.csv").exists()
-    assert not lock.exists()
+    monkeypatch.undo()
     assert merge_parts(tmp_path)[1] == 1
 
 
@@ -83,12 +80,12 @@ def test_two_shards_merging_at_the_same_moment_lose_no_row(tmp_path: Path) -> No
         f"merge_parts({str(tmp_path)!r})\n"
     )
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    with file_lock(tmp_path / ".manifest.lock"):
+    with manifest_lock(tmp_path):
         procs = [subprocess.Popen([sys.executable, "-c", script], env=env, text=True, stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(3)]
         for p in procs:
             assert p.stdout.readline().strip() == "ready", p.stderr.read()
-        for p in procs:  # release them at once; they reach file_lock while the test still holds it
+        for p in procs:  # release them at once; they reach the lock while the test still holds it
             p.stdin.write("go\n")
             p.stdin.flush()
     for p in procs:
@@ -96,4 +93,4 @@ def test_two_shards_merging_at_the_same_moment_lose_no_row(tmp_path: Path) -> No
         assert p.returncode == 0, err
     merged = read_manifest(tmp_path / "manifest.csv")
     assert sorted(merged["video_id"]) == ids
-    assert not list(tmp_path.glob("manifest.part-*")) and not (tmp_path / ".manifest.lock").exists()
+    assert not list(tmp_path.glob("manifest.part-*"))
