@@ -1,8 +1,10 @@
 """Clip-level augmentation for training: one random draw per clip, applied to every frame.
 
 A temporal model must see a coherent clip, so a flip or a colour change is the same on all
-frames. `xray` (Face X-ray / self-blended images) turns a real clip into a fake one by blending
-each face with a transformed copy of itself, with the same blend parameters on every frame.
+frames. `xray` (Face X-ray style) turns a real clip into a fake one by blending each face with a
+transformed copy of itself through an elliptical mask, with the same blend parameters on every
+frame; `sbi` does the same the Self-Blended Images way (landmark hull masks, source-target
+augmentation, SBI's blend ratios: dfdetect/synth/sbi.py).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import numpy as np
 
 from dfdetect.errors import UsageError
 
-AUGMENTATIONS = ("none", "flip", "color", "xray")
+AUGMENTATIONS = ("none", "flip", "color", "xray", "sbi")
+BLENDS = ("xray", "sbi")  # augmentations that add one self-blended fake per real clip
 DEFAULT_AUGMENT = ("flip", "color")
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
@@ -51,7 +54,12 @@ def xray_blend(clip: np.ndarray, rng: np.random.Generator, difficulty: float = 0
 def augment_clip(clip: np.ndarray, rng: np.random.Generator, augment: Sequence[str], *, blend: bool = False) -> np.ndarray:
     """Apply the chosen augmentations to a uint8 (T, H, W, 3) clip; `blend` makes it an x-ray fake."""
     if blend:
-        clip = xray_blend(clip, rng)
+        if "sbi" in augment:
+            from dfdetect.synth.sbi import sbi_blend_clip
+
+            clip = sbi_blend_clip(clip, rng)
+        else:
+            clip = xray_blend(clip, rng)
     if "flip" in augment and rng.random() < 0.5:
         clip = clip[:, :, ::-1]
     if "color" in augment and rng.random() < 0.8:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
+from dfdetect.augment import BLENDS
 from dfdetect.errors import DfdetectError
 from dfdetect.manifest import STATUS_OK, parse_label, read_manifest, resolve_faces_path
 
@@ -174,7 +175,7 @@ class FaceStackDataset:
         self.augment = tuple(a for a in augment if a != "none") if train else ()
         self.seed = seed
         # xray: extra items, one per real clip, that become blended fakes
-        self.xray_sources = [i for i, r in enumerate(self.records) if r.label == 0] if "xray" in self.augment else []
+        self.xray_sources = [i for i, r in enumerate(self.records) if r.label == 0] if set(BLENDS) & set(self.augment) else []
 
     def __len__(self) -> int:
         return len(self.records) + len(self.xray_sources)

@@ -1,0 +1,89 @@
+"""`--augment sbi`: Self-Blended Images from landmark hulls, on a real portrait (grace_hopper)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+import pytest
+
+from dfdetect.synth import sbi
+
+
+@pytest.fixture(scope="module")
+def face_crop() -> np.ndarray:
+    """grace_hopper cropped like `extract` does: a square of 1.3x dlib's face box, 128 px."""
+    import dlib
+    import matplotlib.cbook as cbook
+
+    img = cv2.cvtColor(cv2.imread(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)), cv2.COLOR_BGR2RGB)
+    (box,) = dlib.get_frontal_face_detector()(img, 1)
+    cx, cy, side = (box.left() + box.right()) / 2, (box.top() + box.bottom()) / 2, 1.3 * box.width()
+    x0, y0 = int(cx - side / 2), int(cy - side / 2)
+    crop = img[y0 : y0 + int(side), x0 : x0 + int(side)]
+    return cv2.resize(crop, (128, 128), interpolation=cv2.INTER_AREA)
+
+
+def _params(**kw) -> sbi.SbiParams:
+    base = sbi.SbiParams.sample(np.random.default_rng(0))
+    return dataclasses.replace(base, **kw)
+
+
+def test_landmarks_outline_the_face(face_crop):
+    lm = sbi.face_landmarks(face_crop)
+    assert lm.shape == (68, 2)
+    assert lm.min() >= 0 and lm.max() < 128
+    jaw = lm[:17]
+    assert jaw[:, 0].max() - jaw[:, 0].min() > 0.45 * 128  # the jaw spans most of a 1.3x crop
+    eyes_y, chin_y = lm[36:48, 1].mean(), lm[8, 1]
+    assert eyes_y < 64 < chin_y  # eyes above the centre, chin below
+
+
+def test_blend_changes_the_face_and_only_the_face(face_crop):
+    lm = sbi.face_landmarks(face_crop)
+    p = _params(augment_source=True, ratio=1.0, morph=0, feather=0.02, scale=(1.0, 1.0), shift=(0.0, 0.0),
+                rgb_shift=(25.0, -25.0, 15.0))
+    out = sbi.sbi_blend_frame(face_crop, p, lm)
+    assert out.shape == face_crop.shape and out.dtype == np.uint8
+    hull = np.zeros((128, 128), np.uint8)
+    cv2.fillConvexPoly(hull, cv2.convexHull(np.round(lm).astype(np.int32)), 1)
+    inner = cv2.erode(hull, np.ones((9, 9), np.uint8)).astype(bool)
+    outer = ~cv2.dilate(hull, np.ones((15, 15), np.uint8)).astype(bool)
+    diff = np.abs(out.astype(int) - face_crop.astype(int)).sum(axis=2)
+    assert diff[inner].mean() > 20  # the pasted, colour-shifted face
+    assert diff[outer].max() <= 1  # outside the feathered hull the target is untouched
+
+
+def test_target_side_augmentation_changes_the_surroundings(face_crop):
+    p = _params(augment_source=False, ratio=1.0, rgb_shift=(25.0, -25.0, 15.0), downscale=1.0, sharpen=0.0)
+    out = sbi.sbi_blend_frame(face_crop, p)
+    lm = sbi.face_landmarks(face_crop)
+    hull = np.zeros((128, 128), np.uint8)
+    cv2.fillConvexPoly(hull, cv2.convexHull(np.round(lm).astype(np.int32)), 1)
+    outer = ~cv2.dilate(hull, np.ones((25, 25), np.uint8)).astype(bool)
+    assert np.abs(out.astype(int) - face_crop.astype(int)).sum(axis=2)[outer].mean() > 20
+
+
+def test_clip_blend_is_seeded_and_coherent(face_crop):
+    clip = np.stack([face_crop, face_crop[:, ::-1].copy()])
+    a = sbi.sbi_blend_clip(clip, np.random.default_rng(3))
+    b = sbi.sbi_blend_clip(clip, np.random.default_rng(3))
+    c = sbi.sbi_blend_clip(clip, np.random.default_rng(4))
+    assert a.shape == clip.shape and np.array_equal(a, b) and not np.array_equal(a, c)
+    assert not np.array_equal(a[0], clip[0])
+    assert sbi.SbiParams.sample(np.random.default_rng(0)).ratio in sbi.BLEND_RATIOS
+
+
+def test_dataset_adds_one_sbi_fake_per_real_clip(tmp_path):
+    from _traindata import write_split
+
+    from dfdetect.data import FaceStackDataset
+
+    csv = write_split(tmp_path, "train", 3, 2, size=48, frames=(4, 4))
+    ds = FaceStackDataset(csv, frames=4, img_size=32, train=True, augment=("sbi",), seed=0)
+    assert len(ds) == 5 + 3
+    assert list(ds.labels()) == [r.label for r in ds.records] + [1, 1, 1]
+    item = ds[(len(ds.records), 0)]
+    assert item["label"].item() == 1.0 and item["video_id"].endswith("#xray")
+    assert tuple(item["frames"].shape) == (4, 32, 32, 3)
