@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import signal
@@ -28,6 +29,7 @@ from dfdetect.extraction.store import (
     write_rows,
 )
 from dfdetect.manifest import STATUS_ERROR, STATUS_OK
+from dfdetect.outputs import is_disk_full
 
 # The manifest is rewritten at most this often while a batch runs (and always at the end), so a
 # killed run loses at most the rows of the last few seconds; their stacks are simply redone.
@@ -67,7 +69,8 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     except ValueError:
         raise UsageError(f"--shard must look like i/n (e.g. 1/4), not '{text}'") from None
     if n < 1 or not 1 <= i <= n:
-        raise UsageError(f"--shard {text}: shards are numbered 1..n, so i must be between 1 and {max(n, 1)}")
+        raise UsageError(f"--shard {text}: n must be >= 1" if n < 1 else
+                         f"--shard {text}: shards are numbered 1..n, so i must be between 1 and {n}")
     return i, n
 
 
@@ -111,6 +114,8 @@ def process_video(item: VideoInput, out_dir: Path, options: ExtractOptions, dete
             "width": str(result.width or ""), "height": str(result.height or ""),
         }
     except Exception as exc:  # one bad video must never stop the batch
+        if is_disk_full(exc):  # ... but a full disk would fail every video after it: stop, the CLI says "disk full"
+            raise OSError(errno.ENOSPC, "No space left on device", str(faces_dir)) from exc
         status, error = STATUS_ERROR, f"{type(exc).__name__}: {exc}"
         extra = {"frames": "0", "faces": "0"}
     row.update(extra)
@@ -253,6 +258,8 @@ def _run_pool(todo: list[VideoInput], out: Path, options: ExtractOptions, worker
                     except BrokenProcessPool:
                         raise
                     except Exception as exc:
+                        if is_disk_full(exc):
+                            raise
                         row = it.row()
                         row.update(status=STATUS_ERROR, error=f"{type(exc).__name__}: {exc}"[:300], frames="0", faces="0")
                         record(row)

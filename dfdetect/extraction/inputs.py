@@ -56,7 +56,7 @@ def collect_videos(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     seen: set[Path] = set()
     for raw in paths:
         p = Path(raw)
-        if p.is_dir():
+        if _is_dir(p):
             found = sorted(
                 (f for f in p.rglob("*") if f.is_file() and is_video_file(f)
                  and not any(part.startswith(".") for part in f.relative_to(p).parts)),
@@ -88,6 +88,13 @@ def uniquify(inputs: list[VideoInput]) -> list[VideoInput]:
     return inputs
 
 
+def _is_dir(p: Path) -> bool:
+    try:
+        return p.is_dir()
+    except OSError:  # a name too long for the file system: kept, so it becomes an error row
+        return False
+
+
 def inputs_from_paths(paths: Iterable[str | os.PathLike[str]], label: str | int | None = None) -> list[VideoInput]:
     """Files and folders from the command line; `label` (real/fake) applies to all of them.
 
@@ -97,7 +104,7 @@ def inputs_from_paths(paths: Iterable[str | os.PathLike[str]], label: str | int 
     items: list[VideoInput] = []
     for raw in paths:
         p = Path(raw)
-        root = p if p.is_dir() else p.parent
+        root = p if _is_dir(p) else p.parent
         for f in collect_videos([p]):
             items.append(VideoInput(f, safe_video_id(f, root), label_value))
     return uniquify(items)
