@@ -57,7 +57,7 @@ def command(
     prefer_passive_openmp()
     from dfdetect.device import validate_device_string
     from dfdetect.inference import check_aggregate
-    from dfdetect.prediction import PredictOptions, PredictSummary, Predictor, expand_inputs, resolve_checkpoint
+    from dfdetect.prediction import PredictOptions, PredictSummary, Predictor, expand_inputs
     from dfdetect.outputs import check_output_dir, check_output_file
     from dfdetect.prediction_io import ResultWriter, choose_format, write_frame_timeline
 
@@ -67,7 +67,7 @@ def command(
     validate_device_string(device)
     stdout_format = choose_format(fmt, sys.stdout.isatty())
     file_format = _out_format(out, fmt, stdout_format) if out else None
-    ckpt = _checkpoint(checkpoint, resolve_checkpoint)
+    ckpt = _checkpoint(checkpoint)
     if out:
         check_output_file(out, "--out")
     if frames_out:
@@ -132,11 +132,11 @@ def _out_format(out: Path, fmt: Optional[str], stdout_format: str) -> str:
     return stdout_format if fmt and stdout_format != "table" else "csv"
 
 
-def _checkpoint(checkpoint: Optional[str], resolve) -> str:
+def _checkpoint(checkpoint: Optional[str]) -> str:
     """--checkpoint or $DFDETECT_CHECKPOINT, which must exist: a missing one is a usage error (exit 2)."""
-    from dfdetect.prediction import CHECKPOINT_ENV
+    from dfdetect.prediction import CHECKPOINT_ENV, resolve_checkpoint
 
-    value = resolve(checkpoint)
+    value = resolve_checkpoint(checkpoint)
     where = f"--checkpoint {value}" if checkpoint else f"{CHECKPOINT_ENV}={value}"
     try:
         found = Path(value).exists()
