@@ -19,7 +19,6 @@ EXAMPLES = [
 ]
 
 
-
 def _names(text: str, option: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:

@@ -18,7 +18,6 @@ EXAMPLES = [
 ]
 
 
-
 @handle_errors
 def command(
     run: Annotated[str, typer.Argument(help="A RUN folder (its best.ckpt is used) or a checkpoint file.")],

@@ -22,7 +22,6 @@ EXAMPLES = [
 ]
 
 
-
 @handle_errors
 def command(
     inputs: Annotated[

@@ -19,7 +19,6 @@ EXAMPLES = [
 ]
 
 
-
 def _human(n: int | None) -> str:
     if n is None:
         return "-"

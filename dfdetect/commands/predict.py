@@ -27,7 +27,6 @@ EXAMPLES = [
 ]
 
 
-
 @handle_errors
 def command(
     videos: Annotated[List[str], typer.Argument(

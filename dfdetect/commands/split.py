@@ -23,7 +23,6 @@ EXAMPLES = [
 ]
 
 
-
 @handle_errors
 def command(
     manifests: Annotated[

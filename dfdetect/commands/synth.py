@@ -20,7 +20,6 @@ EXAMPLES = [
 ]
 
 
-
 def parse_size(text: str) -> tuple[int, int]:
     """'256' or '1280x720' -> (width, height)."""
     match = re.fullmatch(r"\s*(\d+)\s*(?:[xX]\s*(\d+)\s*)?", text)

@@ -27,7 +27,6 @@ EXAMPLES = [
 ]
 
 
-
 @handle_errors
 def command(
     ctx: typer.Context,

@@ -102,7 +102,6 @@ class TrainConfig:
             if not ok:
                 raise UsageError(message)
 
-
     def check_inputs(self) -> None:
         """The input files exist: checked first, before a model (and its pretrained download) is built."""
         from dfdetect.outputs import check_input_file
