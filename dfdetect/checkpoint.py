@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -87,20 +88,25 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        blocked = next((line for line in lines if "GLOBAL" in line or "Unsupported global" in line), None)
+        # PyTorch's message advises weights_only=False (running the file's code) or allowlisting
+        # its globals; neither is advice to give, so only the refused name is kept.
+        lines = [line.strip() for line in str(exc).splitlines()
+                 if line.strip() and "weights_only" not in line and "safe_globals" not in line]
+        blocked = re.search(r"GLOBAL ([\w.]+)", str(exc))
         if blocked is None:
             raise DfdetectError(
-                f"{p}: not a readable checkpoint ({lines[-2] if len(lines) > 1 else lines[0]})" + _CHECKPOINT_HINT
+                f"{p}: not a readable checkpoint ({lines[-1] if lines else 'unpickling failed'})" + _CHECKPOINT_HINT
             ) from None
         raise DfdetectError(
-            f"{p}: refused: it holds pickled objects that would run code on loading ({blocked.rstrip('.')}); "
+            f"{p}: refused: the file carries pickled code ({blocked.group(1)}) that would run on loading; "
             "dfdetect loads tensors and plain data only"
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError, IndexError) as exc:
         if isinstance(exc, (FileNotFoundError, PermissionError)):
             raise
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if isinstance(exc, (KeyError, IndexError)):  # the unpickler tripping over garbage
+            first = "corrupt pickle data"
         raise DfdetectError(f"{p}: not a readable checkpoint ({first})" + _CHECKPOINT_HINT) from None
     if not isinstance(obj, dict):
         raise DfdetectError(f"{p}: not a checkpoint (a {type(obj).__name__}, expected a dict of tensors)")

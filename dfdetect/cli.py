@@ -50,8 +50,31 @@ def main_callback(
     console.configure(quiet=quiet, debug=debug)
 
 
+def _epilog(module: object) -> str | None:
+    """The module's EXAMPLES as the help's last lines (Typer's rich mode keeps paragraphs as lines)."""
+    examples = getattr(module, "EXAMPLES", None)
+    return "\n\n".join(["[bold]Examples[/]"] + [f"  {line}" for line in examples]) if examples else None
+
+
+def _flags_show_no_type() -> None:
+    """Typer labels on/off flags `<bool>` in --help, as if they took a value; show them bare."""
+    from typer.core import TyperOption
+
+    original = TyperOption.display_type_rich
+    if getattr(original, "_dfdetect", False):
+        return
+
+    def display_type_rich(self, ctx):  # type: ignore[no-untyped-def]
+        return None if self.is_flag and self.metavar is None else original(self, ctx)
+
+    display_type_rich._dfdetect = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_show_no_type()
 for _name, _module in SUBCOMMANDS:
-    app.command(_name)(importlib.import_module(_module).command)
+    _mod = importlib.import_module(_module)
+    app.command(_name, epilog=_epilog(_mod))(_mod.command)
 
 
 def main() -> None:

@@ -9,3 +9,7 @@ class UsageError(DfdetectError):
     """A usage mistake that should exit with code 2, like Click's own usage errors."""
 
     exit_code = 2
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) with a message that says how to continue; the CLI prints it and exits 130."""

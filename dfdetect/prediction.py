@@ -109,7 +109,7 @@ def expand_inputs(args: Sequence[str], stdin: TextIO | None = None) -> list[str]
         if arg == "-":
             stream = stdin if stdin is not None else sys.stdin
             out += [line.strip() for line in stream if line.strip()]
-        elif Path(arg).is_dir():
+        elif _is_dir(arg):
             out += [str(p) for p in collect_videos([arg])]
         else:
             out.append(arg)
@@ -126,6 +126,13 @@ def shard_inputs(paths: Sequence[str], shard: tuple[int, int] | None) -> list[st
     if shard is None:
         return list(paths)
     return [p for p in paths if shard_of(str(p), shard[1]) == shard[0]]
+
+
+def _is_dir(path: str) -> bool:
+    try:
+        return Path(path).is_dir()
+    except OSError:  # a name too long: kept, and reported as an error row
+        return False
 
 
 def extraction_defaults(config: dict[str, Any]) -> dict[str, Any]:
@@ -182,7 +189,11 @@ class Predictor:
         from dfdetect.extraction import extract_faces
 
         start = time.perf_counter()
-        if not Path(path).is_file():
+        try:
+            is_file = Path(path).is_file()
+        except OSError as exc:  # e.g. a name too long for the file system: an error row, the batch goes on
+            return VideoPrediction(path, None, "", 0, 0, "error", exc.strerror or _one_line(exc))
+        if not is_file:
             reason = "no such file" if not Path(path).exists() else "not a file"
             return VideoPrediction(path, None, "", 0, 0, "error", reason)
         try:

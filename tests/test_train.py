@@ -219,7 +219,7 @@ def test_run_folders_are_numbered_and_never_overwritten(tmp_path: Path) -> None:
     assert next_run_dir(project) == project / "exp2"
     (project / "exp2").mkdir()
     assert next_run_dir(project) == project / "exp3"
-    (project / "exp" / "config.json").write_text("{}")
+    (project / "exp" / "last.ckpt").write_bytes(b"")  # a checkpoint makes a folder a run (config.json alone does not)
     with pytest.raises(DfdetectError, match="already holds a training run; continue it with --resume"):
         prepare_run_dir(TrainConfig("x.csv", out=str(project / "exp")))
 

@@ -38,13 +38,19 @@ def handle_errors(func: F) -> F:
             if console.is_debug():
                 raise
             fail(str(exc), getattr(exc, "exit_code", 1))
-        except KeyboardInterrupt:
-            console.stderr.print("interrupted; re-run the same command to resume", highlight=False)
+        except KeyboardInterrupt as exc:
+            # a command that knows how to continue raises Interrupted with that advice
+            console.stderr.print(str(exc) or "interrupted", highlight=False, soft_wrap=True)
             raise typer.Exit(130) from None
-        except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+        except OSError as exc:  # a read-only or full disk, a path too long, ...: one line, no traceback
             if console.is_debug():
                 raise
-            fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+            from dfdetect.outputs import describe_os_error, is_disk_full
+
+            message = describe_os_error(exc)
+            if is_disk_full(exc):
+                message += "; free some space (or choose another --out) and re-run: finished work is kept"
+            fail(message)
         except MemoryError:
             if console.is_debug():
                 raise

@@ -9,7 +9,13 @@ import typer
 
 from dfdetect import console
 from dfdetect.commands._common import DeviceOption, handle_errors, prefer_passive_openmp
-from dfdetect.errors import UsageError
+from dfdetect.errors import DfdetectError, UsageError
+
+# Shown at the end of --help (cli.py passes it to Typer as the epilog).
+EXAMPLES = [
+    "dfdetect eval runs/dual splits/test*.csv --plot plots",
+    "dfdetect eval runs/dual/best.ckpt splits/test_1to10.csv --out results.csv --scores scores.csv",
+]
 
 
 @handle_errors
@@ -42,6 +48,7 @@ def command(
         raise UsageError(f"--threshold {threshold} is outside [0, 1]")
     check_aggregate(aggregate)
     validate_device_string(device)
+    _check_files(test_csvs, out, scores, plot)
     options = EvalOptions(threshold=threshold, aggregate=aggregate, device=device, batch_size=batch_size)
     report = evaluate(run, test_csvs, options)
     model = report.config.get("model", "model")
@@ -55,3 +62,20 @@ def command(
     if plot:
         paths = write_eval_plots(report, plot)
         console.info("plots: " + ", ".join(str(p) for p in paths))
+
+
+def _check_files(test_csvs: List[Path], out: Optional[Path], scores: Optional[Path], plot: Optional[Path]) -> None:
+    """Inputs readable and outputs writable before the model scores anything."""
+    from dfdetect.evaluation import EVAL_COLUMNS
+    from dfdetect.manifest import read_manifest
+    from dfdetect.outputs import check_input_file, check_output_dir, check_output_file
+
+    for path in test_csvs:
+        check_input_file(path, "a test CSV written by `dfdetect split` (SPLITS/test.csv, SPLITS/test_1to10.csv, ...)")
+        if read_manifest(path, required=EVAL_COLUMNS).empty:
+            raise DfdetectError(f"{path}: holds no videos; nothing to evaluate (re-run `dfdetect split`, or drop it)")
+    for path, option in ((out, "--out"), (scores, "--scores")):
+        if path is not None:
+            check_output_file(path, option)
+    if plot is not None:
+        check_output_dir(plot, "--plot")

@@ -14,6 +14,13 @@ from dfdetect.errors import UsageError
 if TYPE_CHECKING:
     from dfdetect.extraction import ExtractSummary
 
+# Shown at the end of --help (cli.py passes it to Typer as the epilog).
+EXAMPLES = [
+    "dfdetect extract demo/videos.csv --out data",
+    "dfdetect extract videos/real --label real --out data --workers 4",
+    "dfdetect extract /datasets/FF++ --dataset ff++ --compression c23 --out ffpp",
+]
+
 
 @handle_errors
 def command(
@@ -29,7 +36,7 @@ def command(
     ] = None,
     dataset: Annotated[Optional[str], typer.Option("--dataset", help="Dataset layout of INPUTS: ff++, celeb-df or dfdc.")] = None,
     compression: Annotated[str, typer.Option("--compression", help="FF++ quality folder: raw, c23 or c40.")] = "c23",
-    detector: Annotated[str, typer.Option("--detector", help="Face detector (see `dfdetect models`): dlib, dlib-cnn, mtcnn, opencv.")] = "dlib",
+    detector: Annotated[str, typer.Option("--detector", help="Face detector: dlib, dlib-cnn, mtcnn or opencv (described under `dfdetect models`).")] = "dlib",
     detector_model: Annotated[
         Optional[Path], typer.Option("--detector-model", help="Model file for detectors that need one (dlib-cnn).")
     ] = None,
@@ -63,9 +70,15 @@ def command(
         detector=detector, detector_model=None if detector_model is None else str(detector_model),
         frames=parse_frames(frames), scale=scale, size=size, device=validate_device_string(device), seed=seed,
     ).validate()
+    from dfdetect.extraction import build_detector
+    from dfdetect.outputs import check_output_dir
     from dfdetect.sharding import parse_shard
 
     shard_spec = parse_shard(shard)
+    # Every option is checked before anything is written: a refused --detector must not leave
+    # an extract_config.json behind that then blocks the corrected command.
+    build_detector(options)
+    check_output_dir(out)
     if dataset is not None:
         dataset = dataset.strip().lower()
 

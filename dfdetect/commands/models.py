@@ -11,6 +11,13 @@ from dfdetect import console
 from dfdetect.commands._common import handle_errors
 from dfdetect.errors import UsageError
 
+# Shown at the end of --help (cli.py passes it to Typer as the epilog).
+EXAMPLES = [
+    "dfdetect models",
+    "dfdetect models 'meso*' --no-params",
+    "dfdetect models --format json",
+]
+
 
 def _human(n: int | None) -> str:
     if n is None:
@@ -24,7 +31,8 @@ def command(
     output_format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     params: Annotated[bool, typer.Option("--params/--no-params", help="Count parameters (builds each model on the meta device).")] = True,
 ) -> None:
-    """List the models `train --model` accepts: level, default input, parameters, options."""
+    """List the models `train --model` accepts (level, default input, parameters, options),
+    the losses `train --loss` takes and the face detectors of `extract --detector`."""
     if output_format not in ("table", "json"):
         raise UsageError(f"--format must be table or json, not '{output_format}'")
     from dfdetect.models.summary import model_rows
@@ -43,25 +51,40 @@ def command(
         return
     from rich.table import Table
 
-    table = Table(title="models (logits: 1 = fake; frame-level video score = mean frame probability)", title_justify="left")
-    for column, justify in (("name", "left"), ("level", "left"), ("input T×3×H×W", "right"), ("params", "right"),
-                            ("pretrained", "center"), ("options", "left"), ("description", "left")):
-        table.add_column(column, justify=justify)
+    # Five narrow columns and a wrapping description fit 80 columns; the per-model options
+    # (long key=value lists) get their own table below instead of a squeezed column.
+    table = Table(title=r"models (train --model; logit 1 = fake; \[pretrained weights] take --pretrained)", title_justify="left")
+    for column, justify in (("name", "left"), ("level", "left"), ("input T×3×H×W", "right"),
+                            ("params", "right"), ("description", "left")):
+        table.add_column(column, justify=justify, no_wrap=column != "description")
     for row in rows:
-        options = ", ".join(f"{k}={'auto' if v is None else v}" for k, v in row["options"].items())
-        table.add_row(row["name"], row["level"], row["input"], _human(row["params"]),
-                      "yes" if row["pretrained"] else "no", options, row["description"])
+        pretrained = " [pretrained weights]" if row["pretrained"] else ""
+        table.add_row(row["name"], row["level"], row["input"], _human(row["params"]), row["description"] + pretrained)
     console.stdout.print(table)
+    options = Table(title="model options (train --backbone, --temporal, ...; auto = the model's default)",
+                    title_justify="left")
+    options.add_column("name", no_wrap=True)
+    options.add_column("options")
+    for row in rows:
+        options.add_row(row["name"], ", ".join(f"{k}={'auto' if v is None else v}" for k, v in row["options"].items()) or "-")
+    console.stdout.print(options)
     if pattern == "*":
         _print_backbones()
+        from dfdetect.detectors import DETECTORS
         from dfdetect.losses import LOSSES
 
         losses = Table(title="losses (train --loss; --alpha/--gamma/--p for auc, --beta joins the levels)", title_justify="left")
-        losses.add_column("name")
+        losses.add_column("name", no_wrap=True)
         losses.add_column("description")
         for entry in LOSSES:
             losses.add_row(entry.name, entry.description)
         console.stdout.print(losses)
+        detectors = Table(title="face detectors (extract/predict --detector)", title_justify="left")
+        detectors.add_column("name", no_wrap=True)
+        detectors.add_column("description")
+        for entry in DETECTORS:
+            detectors.add_row(entry.name, entry.description)
+        console.stdout.print(detectors)
 
 
 def _print_backbones() -> None:

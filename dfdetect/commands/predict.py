@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, List, Optional
@@ -10,13 +11,20 @@ import typer
 
 from dfdetect import console
 from dfdetect.commands._common import DeviceOption, handle_errors, prefer_passive_openmp
-from dfdetect.errors import UsageError
+from dfdetect.errors import Interrupted, UsageError
 
 EPILOG = (
     "Exit codes: 0 every video was scored; 1 some input failed (missing, unreadable or no face; "
     "the others are still reported); 2 usage error (bad option, no checkpoint); 3 with --fail-on-fake "
     "when any video is judged fake (3 wins over 1)."
 )
+
+# Shown at the end of --help (cli.py passes it to Typer as the epilog).
+EXAMPLES = [
+    "dfdetect predict demo/fake/fake_000.mp4 --checkpoint runs/dual",
+    "dfdetect predict videos/ --checkpoint runs/dual --out results.csv",
+    'find videos -name "*.mp4" | dfdetect predict - -c runs/dual --format jsonl',
+]
 
 
 @handle_errors
@@ -51,9 +59,8 @@ def command(
     prefer_passive_openmp()
     from dfdetect.device import validate_device_string
     from dfdetect.inference import check_aggregate
-    from dfdetect.prediction import (
-        PredictOptions, PredictSummary, Predictor, expand_inputs, resolve_checkpoint, shard_inputs,
-    )
+    from dfdetect.outputs import check_output_dir, check_output_file
+    from dfdetect.prediction import PredictOptions, PredictSummary, Predictor, expand_inputs, shard_inputs
     from dfdetect.prediction_io import ResultWriter, choose_format, write_frame_timeline
 
     if not 0.0 <= threshold <= 1.0:
@@ -61,31 +68,36 @@ def command(
     check_aggregate(aggregate)
     validate_device_string(device)
     stdout_format = choose_format(fmt, sys.stdout.isatty())
-    file_format = None
-    if out:  # the file's extension decides, then --format, then csv
-        ext = out.suffix.lower().lstrip(".")
-        file_format = ext if ext in ("csv", "json", "jsonl") else (stdout_format if fmt and stdout_format != "table" else "csv")
+    file_format = _out_format(out, fmt, stdout_format) if out else None
+    ckpt = _checkpoint(checkpoint)
     from dfdetect.sharding import parse_shard, part_path
 
     shard_spec = parse_shard(shard)
-    ckpt = resolve_checkpoint(checkpoint)
     paths = shard_inputs(expand_inputs(videos), shard_spec)
     if shard_spec:
         out = Path(part_path(out, shard_spec)) if out else None
         console.info(f"predict: shard {shard_spec[0]}/{shard_spec[1]}: {len(paths)} video(s)")
+    if out:
+        check_output_file(out, "--out")
+    if frames_out:
+        check_output_dir(frames_out, "--frames-out")
     predictor = Predictor(
         ckpt, PredictOptions(threshold, aggregate, device, batch_size),
         dict(detector=detector, detector_model=detector_model, frames=frames, scale=scale, size=size),
     )
+    predictor.detector  # noqa: B018 -- a bad --detector is a usage error now, not an error row per video
     summary = PredictSummary()
     taken: set[str] = set()  # timeline file names used in this batch
     writers = [ResultWriter(sys.stdout, stdout_format)]
+    # --out is written beside its final name and renamed at the end: an interrupted or failed
+    # batch leaves no truncated file behind (nor clobbers an older complete one).
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp") if out else None
     out_stream = None
-    if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out_stream = out.open("w", newline="")
-        writers.append(ResultWriter(out_stream, file_format))
     try:
+        if out:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out_stream = tmp.open("w", newline="")
+            writers.append(ResultWriter(out_stream, file_format))
         with console.progress_task("predicting", len(paths)) as (progress, task):
             for pred in predictor.predict_many(paths):
                 summary.add(pred)
@@ -96,9 +108,17 @@ def command(
                 progress.update(task, advance=1, status=Path(pred.path).name)
         for w in writers:
             w.close()
+        if out_stream:
+            out_stream.close()
+            os.replace(tmp, out)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted after {summary.n_videos} of {len(paths)} video(s)"
+                          + (f"; {out} was not written" if out else "")) from None
     finally:
         if out_stream:
             out_stream.close()
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
     n = max(summary.n_videos, 1)
     console.info(
         f"{summary.n_videos} video(s): {summary.n_fake} fake, {summary.n_real} real, {summary.n_failed} failed · "
@@ -108,6 +128,31 @@ def command(
     code = summary.exit_code(fail_on_fake)
     if code:
         raise typer.Exit(code)
+
+
+def _out_format(out: Path, fmt: Optional[str], stdout_format: str) -> str:
+    """The --out file's format: its extension (.csv, .json, .jsonl); no extension: --format, else csv."""
+    ext = out.suffix.lower().lstrip(".")
+    if ext in ("csv", "json", "jsonl"):
+        return ext
+    if ext:
+        raise UsageError(f"--out {out}: unknown extension '.{ext}'; use .csv, .json or .jsonl")
+    return stdout_format if fmt and stdout_format != "table" else "csv"
+
+
+def _checkpoint(checkpoint: Optional[str]) -> str:
+    """--checkpoint or $DFDETECT_CHECKPOINT, which must exist: a missing one is a usage error (exit 2)."""
+    from dfdetect.prediction import CHECKPOINT_ENV, resolve_checkpoint
+
+    value = resolve_checkpoint(checkpoint)
+    where = f"--checkpoint {value}" if checkpoint else f"{CHECKPOINT_ENV}={value}"
+    try:
+        found = Path(value).exists()
+    except OSError as exc:
+        raise UsageError(f"{where}: {exc.strerror}") from None
+    if not found:
+        raise UsageError(f"{where}: no such checkpoint file or run folder; pass a RUN folder from `dfdetect train`")
+    return value
 
 
 command.__doc__ = (command.__doc__ or "") + "\n\n" + EPILOG

@@ -16,6 +16,13 @@ if TYPE_CHECKING:
 
 _DEFAULT_RATIOS = "1:1,1:10,1:20,1:30,1:100,1:200"
 
+# Shown at the end of --help (cli.py passes it to Typer as the epilog).
+EXAMPLES = [
+    "dfdetect split data --out splits --test-ratios 1:1,1:4",
+    "dfdetect split data --out splits --train-ratio 1:10 --repeats 3",
+    "dfdetect split 'data/manifest.part-*.csv' --out splits",
+]
+
 
 @handle_errors
 def command(
@@ -50,6 +57,7 @@ def command(
 ) -> None:
     """Split manifests into leakage-safe train/val/test sets plus test sets at fixed fake:real ratios,
     or (--folds K) into K group folds for cross-validation."""
+    from dfdetect.outputs import check_output_dir
     from dfdetect.splitting import make_folds, make_splits, parse_ratios
 
     if folds is not None:
@@ -63,6 +71,7 @@ def command(
         return
     # Parse flags before reading any data, so a bad flag is a usage error (exit 2) straight away.
     ratios = parse_ratios(test_ratios, "--test-ratios")
+    check_output_dir(out)
     summary = make_splits(
         manifests, out, test_size=test_size, val_size=val_size, test_ratios=ratios, repeats=repeats,
         train_ratio=train_ratio, fakes_min=fakes_min, resplit=resplit, seed=seed,

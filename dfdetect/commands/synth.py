@@ -12,6 +12,13 @@ from dfdetect import console
 from dfdetect.commands._common import SeedOption, handle_errors
 from dfdetect.errors import UsageError
 
+# Shown at the end of --help (cli.py passes it to Typer as the epilog).
+EXAMPLES = [
+    "dfdetect synth demo --real 24 --fake 24",
+    "dfdetect synth hd --real 2 --fake 2 --size 1920x1080 --frames 300",
+    "dfdetect synth hard --real 20 --fake 20 --difficulty 0.8 --seed 1",
+]
+
 
 def parse_size(text: str) -> tuple[int, int]:
     """'256' or '1280x720' -> (width, height)."""
@@ -44,13 +51,18 @@ def command(
     seed: SeedOption = 0,
 ) -> None:
     """Generate synthetic face videos (a moving real portrait, and Face X-ray style self-blended fakes)."""
+    from dfdetect.outputs import check_output_dir
     from dfdetect.synth import make_dataset
+    from dfdetect.synth.clips import MAX_SIDE
 
     width, height = parse_size(size)
     if width < 64 or height < 64 or width % 2 or height % 2:
         raise UsageError(f"--size {size}: use even sizes of at least 64x64")
+    if width > MAX_SIDE or height > MAX_SIDE:
+        raise UsageError(f"--size {size}: too large; at most {MAX_SIDE}x{MAX_SIDE}")
     if real + fake == 0:
         raise UsageError("nothing to do: give --real and/or --fake a positive count")
+    check_output_dir(out, "OUT")
     with console.progress_task(f"writing {real} real + {fake} fake clips", real + fake) as (progress, task):
         csv_path = make_dataset(
             out, n_real=real, n_fake=fake, seed=seed, width=width, height=height, n_frames=frames, fps=fps,

@@ -19,6 +19,13 @@ _DATA = "Data"
 _OPTIM = "Optimisation"
 _RUN = "Run"
 
+# Shown at the end of --help (cli.py passes it to Typer as the epilog).
+EXAMPLES = [
+    "dfdetect train splits/train.csv --val splits/val.csv --model dual --backbone resnet18 --frames 8 --epochs 10 --lr 1e-3 --batch-size 8 --no-pretrained --out runs/quick",
+    "dfdetect train splits/train.csv --val splits/val.csv --out runs/dual",
+    "dfdetect train --resume runs/dual --epochs 30",
+]
+
 
 @handle_errors
 def command(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
@@ -30,6 +31,7 @@ from dfdetect.extraction.store import (
 )
 from dfdetect.manifest import LABEL_NAMES, STATUS_ERROR, STATUS_OK, parse_label
 from dfdetect.sharding import parse_shard, shard_of
+from dfdetect.outputs import is_disk_full
 
 # The manifest is rewritten at most this often while a batch runs (and always at the end), so a
 # killed run loses at most the rows of the last few seconds; their stacks are simply redone.
@@ -98,6 +100,8 @@ def process_video(item: VideoInput, out_dir: Path, options: ExtractOptions, dete
             "width": str(result.width or ""), "height": str(result.height or ""),
         }
     except Exception as exc:  # one bad video must never stop the batch
+        if is_disk_full(exc):  # ... but a full disk would fail every video after it: stop, the CLI says "disk full"
+            raise OSError(errno.ENOSPC, "No space left on device", str(faces_dir)) from exc
         status, error = STATUS_ERROR, f"{type(exc).__name__}: {exc}"
         extra = {"frames": "0", "faces": "0"}
     row.update(extra)
@@ -296,6 +300,8 @@ def _run_pool(todo: list[VideoInput], out: Path, options: ExtractOptions, worker
                     except BrokenProcessPool:
                         raise
                     except Exception as exc:
+                        if is_disk_full(exc):
+                            raise
                         row = it.row()
                         row.update(status=STATUS_ERROR, error=f"{type(exc).__name__}: {exc}"[:300], frames="0", faces="0")
                         record(row)

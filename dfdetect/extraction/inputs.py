@@ -59,7 +59,7 @@ def collect_videos(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     seen: set[Path] = set()
     for raw in paths:
         p = Path(raw)
-        if p.is_dir():
+        if _is_dir(p):
             found = sorted(
                 (f for f in p.rglob("*") if f.is_file() and is_video_file(f)
                  and not any(part.startswith(".") for part in f.relative_to(p).parts)),
@@ -91,6 +91,13 @@ def uniquify(inputs: list[VideoInput]) -> list[VideoInput]:
     return inputs
 
 
+def _is_dir(p: Path) -> bool:
+    try:
+        return p.is_dir()
+    except OSError:  # a name too long for the file system: kept, so it becomes an error row
+        return False
+
+
 def inputs_from_paths(paths: Iterable[str | os.PathLike[str]], label: str | int | None = None) -> list[VideoInput]:
     """Files and folders from the command line; `label` (real/fake) applies to all of them.
 
@@ -101,9 +108,9 @@ def inputs_from_paths(paths: Iterable[str | os.PathLike[str]], label: str | int 
     for raw in paths:
         # Absolute, so that a re-run from another working folder still finds the file in DATA.
         p = Path(os.path.abspath(raw))
-        root = p if p.is_dir() else p.parent
+        root = p if _is_dir(p) else p.parent
         found = collect_videos([p])
-        if p.is_dir() and not found:
+        if _is_dir(p) and not found:
             console.warn(f"{raw}: no video files in this folder ({', '.join(sorted(VIDEO_EXTENSIONS))})")
         for f in found:
             items.append(VideoInput(f, safe_video_id(f, root), label_value, origin=str(raw)))

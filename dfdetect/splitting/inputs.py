@@ -153,6 +153,15 @@ def _rewrite_faces_files(df: "pd.DataFrame", manifest: Path, out_dir: Path) -> l
     return rewritten
 
 
+def _rebase(value: str, manifest: Path, out_dir: Path) -> str:
+    """A path relative to the manifest's folder, made relative to out_dir (empty stays empty)."""
+    if not value or os.path.isabs(value):
+        return value
+    absolute = os.path.join(manifest.resolve().parent, value)
+    prefix = relative_posix(manifest.resolve().parent, out_dir)
+    return absolute if prefix is None else posixpath.normpath(posixpath.join(prefix, Path(value).as_posix()))
+
+
 def load_manifests(args: Sequence[str | os.PathLike[str]], out_dir: Path) -> LoadedManifests:
     """Read, validate and combine manifests; rows with status other than ok are counted, not kept."""
     import pandas as pd
@@ -196,6 +205,8 @@ def load_manifests(args: Sequence[str | os.PathLike[str]], out_dir: Path) -> Loa
         group = df["group"].astype(str).str.strip()
         df["group"] = group.where(group != "", df["video_id"])
         df["faces_file"] = _rewrite_faces_files(df, path, out_dir)
+        if "sidecar" in df.columns:  # the per-frame detail file follows the same path rule
+            df["sidecar"] = [_rebase(str(v).strip(), path, out_dir) for v in df["sidecar"]]
         frames.append(df)
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if len(rows):

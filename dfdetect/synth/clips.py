@@ -102,9 +102,15 @@ class CameraPath:
         return float(cx), float(cy), float(size), float(roll)
 
 
+MAX_SIDE = 4096  # pixels per side: 4K (the mp4v writer and memory both draw the line near here)
+
+
 def _check_args(width: int, height: int, n_frames: int, fps: float, difficulty: float) -> None:
     if width < 64 or height < 64 or width % 2 or height % 2:
         raise DfdetectError(f"synthetic frame size {width}x{height} is invalid; use even sizes of at least 64x64")
+    if width > MAX_SIDE or height > MAX_SIDE:
+        # larger frames exhaust memory and the mp4v writer refuses them anyway
+        raise DfdetectError(f"synthetic frame size {width}x{height} is too large; at most {MAX_SIDE} pixels a side")
     if n_frames < 1:
         raise DfdetectError(f"n_frames must be at least 1, got {n_frames}")
     if fps <= 0:

@@ -102,6 +102,18 @@ class TrainConfig:
             if not ok:
                 raise UsageError(message)
 
+    def check_inputs(self) -> None:
+        """The input files exist: checked first, before a model (and its pretrained download) is built."""
+        from dfdetect.outputs import check_input_file
+
+        check_input_file(self.train_csv, "the train.csv written by `dfdetect split --out SPLITS`", "TRAIN_CSV")
+        if self.val_csv:
+            check_input_file(self.val_csv, "the val.csv written by `dfdetect split --out SPLITS`", "--val")
+        if self.weights:
+            check_input_file(self.weights, "a backbone state dict (.pth) saved with torch.save", "--weights")
+        if self.init_from and not Path(self.init_from).is_dir():
+            check_input_file(self.init_from, "a dfdetect run folder or checkpoint file", "--init-from")
+
 
 def default_workers() -> int:
     return min(4, os.cpu_count() or 1)
@@ -116,14 +128,39 @@ def next_run_dir(project: str | os.PathLike[str], name: str = "exp") -> Path:
     return root / f"{name}{max(taken, default=1) + 1}"
 
 
+# What a run folder holds; a folder with anything else (a SPLITS or DATA folder) is not one.
+RUN_FILES = ("config.json", "best.ckpt", "last.ckpt", "metrics.csv")
+
+
 def prepare_run_dir(config: TrainConfig) -> Path:
-    """The run folder for a new run: --out, or the next free runs/train/expN. Never overwrite a run."""
+    """The run folder for a new run: --out, or the next free runs/train/expN. Never overwrite a run.
+
+    Nothing is created here (the engine writes the folder with the first checkpoint); a folder
+    left by a run that failed before its first checkpoint (config.json only) counts as new.
+    """
+    from dfdetect.outputs import check_output_dir
+
     run_dir = Path(config.out) if config.out else next_run_dir(config.project)
-    if (run_dir / "config.json").exists() or (run_dir / "last.ckpt").exists():
+    check_output_dir(run_dir)
+    if (run_dir / "last.ckpt").exists() or (run_dir / "best.ckpt").exists():
         raise DfdetectError(
             f"{run_dir}: already holds a training run; continue it with --resume {run_dir} or choose another --out"
         )
+    if run_dir.is_dir():
+        others = sorted(p.name for p in run_dir.iterdir() if p.name not in RUN_FILES and not p.name.startswith("."))
+        if others:
+            shown = ", ".join(others[:3]) + (" ..." if len(others) > 3 else "")
+            raise DfdetectError(
+                f"{run_dir}: holds files that are not a training run ({shown}); give --out a new or empty folder"
+            )
     return run_dir
+
+
+def resume_hint(run_dir: Path) -> str:
+    """What to tell a user whose training stopped (Ctrl-C): the command that continues it."""
+    if (run_dir / "last.ckpt").is_file():
+        return f"interrupted; continue with: dfdetect train --resume {run_dir}"
+    return f"interrupted before the first epoch ended; nothing was saved in {run_dir}, re-run the same command"
 
 
 def load_run_config(run_dir: str | os.PathLike[str]) -> TrainConfig:
@@ -143,6 +180,11 @@ def resume_config(run_dir: str | os.PathLike[str], overrides: dict[str, Any] | N
     An override of an option that shapes the model or the optimisation is refused: the
     continued run would not be the run that was killed.
     """
+    if not (Path(run_dir) / "last.ckpt").is_file() and (Path(run_dir) / "config.json").is_file():
+        raise DfdetectError(
+            f"{run_dir}: no last.ckpt: that run stopped before its first epoch ended; "
+            f"start it again with --out {run_dir} instead of --resume"
+        )
     saved = load_run_config(run_dir)
     for key, value in (overrides or {}).items():
         if key in ("resume", "out", "project"):

@@ -45,6 +45,7 @@ def train(config: TrainConfig) -> TrainResult:
     from dfdetect.device import select_device
 
     config.validate()
+    config.check_inputs()
     device = select_device(config.device)
     dist = DistContext.from_env(device.type)
     try:
@@ -218,9 +219,6 @@ class Trainer:
         self.best_metric, self.best_epoch, self.since_best = None, None, 0
         if c.resume:
             start_epoch = self._restore()
-        elif self.main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "config.json").write_text(json.dumps(self.ckpt_config, indent=2, sort_keys=True) + "\n")
         if self.main:
             console.info(
                 f"training {c.model} ({self.level}) on {len(self.train_set)} clips x {self.frames} frames at "
@@ -231,6 +229,16 @@ class Trainer:
         return start_epoch
 
     def run(self) -> TrainResult:
+        try:
+            return self._run()
+        except KeyboardInterrupt:
+            from dfdetect.errors import Interrupted
+            from dfdetect.training.config import resume_hint
+
+            run_dir = getattr(self, "run_dir", None)
+            raise Interrupted(resume_hint(run_dir) if run_dir is not None else "interrupted") from None
+
+    def _run(self) -> TrainResult:
         c = self.config
         start_epoch = self.setup()
         stopped_early = False
@@ -339,6 +347,10 @@ class Trainer:
         from dfdetect.training.state import make_train_state
 
         if self.main:
+            if not getattr(self, "_config_written", False):  # the run's files appear with its first checkpoint
+                self._config_written = True
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+                (self.run_dir / "config.json").write_text(json.dumps(self.ckpt_config, indent=2, sort_keys=True) + "\n")
             config = {**self.ckpt_config, "epoch": epoch}
             if improved:
                 save_checkpoint(self.run_dir / "best.ckpt", self.bare_model, {**config, self.select_on: self.best_metric})
