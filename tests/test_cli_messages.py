@@ -136,7 +136,7 @@ def test_eval_missing_and_empty_test_csvs(media: dict, tmp_path: Path) -> None:
 
 def test_shard_with_zero_shards_says_n_must_be_positive(media: dict, tmp_path: Path) -> None:
     r = invoke("extract", media["clip"], "--out", tmp_path / "d", "--shard", "1/0")
-    assert r.exit_code == 2 and "n must be >= 1" in error_line(r)
+    assert r.exit_code == 2 and "n must be at least 1" in error_line(r)
 
 
 def test_refused_pickle_gives_no_pytorch_advice(media: dict, tmp_path: Path) -> None:
