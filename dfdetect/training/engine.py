@@ -253,7 +253,7 @@ class Trainer:
         )
 
     def _prepare(self, batch: dict[str, Any]) -> tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]:
-        from dfdetect.data import preprocess_batch
+        from dfdetect.preprocess import preprocess_batch
 
         x = preprocess_batch(batch["frames"], self.img_size, self.mean, self.std, self.device)
         y = batch["label"].to(self.device, non_blocking=True)
