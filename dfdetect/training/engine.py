@@ -151,7 +151,7 @@ class Trainer:
         if c.init_from and not c.resume:
             from dfdetect.checkpoint import init_weights_from
 
-            source = init_weights_from(model, c.init_from)
+            source = init_weights_from(model, c.init_from, c.reference_positive)
             if self.main:
                 console.info(f"initialised weights from {c.init_from} ({source})")
         # channels_last pays on CUDA (tensor cores); 5-D (video) convs cannot use it
