@@ -125,7 +125,9 @@ def checkpoint_config(obj: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def _reference_to_model_state(obj: dict[str, Any], path: Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
+def _reference_to_model_state(
+    obj: dict[str, Any], path: Path, positive: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """(state_dict, model_options) for a checkpoint of the paper's public code, else None."""
     try:
         from dfdetect.models.reference import convert_reference_checkpoint, is_reference_checkpoint
@@ -134,15 +136,21 @@ def _reference_to_model_state(obj: dict[str, Any], path: Path) -> tuple[dict[str
     if not is_reference_checkpoint(obj):
         return None
     try:
-        return convert_reference_checkpoint(obj)
-    except DfdetectError:
-        raise
+        return convert_reference_checkpoint(obj, positive)
+    except DfdetectError as exc:
+        if str(exc).startswith(str(path)):
+            raise
+        raise DfdetectError(f"{path}: {exc}") from None
     except (KeyError, ValueError, RuntimeError) as exc:
         raise DfdetectError(f"{path}: looks like a reference-code checkpoint but cannot be converted ({exc})") from None
 
 
-def build_from_checkpoint(obj: dict[str, Any], path: Path) -> tuple["nn.Module", dict[str, Any]]:
-    """Build the model a checkpoint describes and load its weights (no pretrained download)."""
+def build_from_checkpoint(
+    obj: dict[str, Any], path: Path, reference_positive: str | None = None
+) -> tuple["nn.Module", dict[str, Any]]:
+    """Build the model a checkpoint describes and load its weights (no pretrained download).
+
+    `reference_positive` (real|fake) stands in for a reference checkpoint's missing label_map."""
     from dfdetect.models import create_model
 
     if is_dfdetect_checkpoint(obj):
@@ -150,7 +158,7 @@ def build_from_checkpoint(obj: dict[str, Any], path: Path) -> tuple["nn.Module",
         model = create_model(config["model"], pretrained=False, **config.get("model_options", {}))
         load_weights(model, obj["state_dict"], path)
         return model, config
-    converted = _reference_to_model_state(obj, path)
+    converted = _reference_to_model_state(obj, path, reference_positive)
     if converted is None:
         raise DfdetectError(
             f"{path}: not a dfdetect checkpoint nor one of the paper's reference code "
@@ -171,6 +179,11 @@ def build_from_checkpoint(obj: dict[str, Any], path: Path) -> tuple["nn.Module",
         "loss": None,
         "source": "reference",
     }
+    from dfdetect.models.reference import reference_input_config, trained_video_only
+
+    config.update(reference_input_config())  # fed as the reference code fed it
+    if trained_video_only(obj):
+        config["frame_metrics"] = False  # its frame head exists but was never trained
     return model, config
 
 
@@ -186,16 +199,18 @@ def load_weights(model: "nn.Module", state: dict[str, Any], path: Path) -> None:
         raise DfdetectError(f"{path}: weights do not fit the model ({result_error})")
 
 
-def load_model(path_or_run: str | os.PathLike[str], device: "str | torch.device" = "cpu") -> tuple["nn.Module", dict[str, Any]]:
+def load_model(
+    path_or_run: str | os.PathLike[str], device: "str | torch.device" = "cpu", reference_positive: str | None = None
+) -> tuple["nn.Module", dict[str, Any]]:
     """RUN dir (-> best.ckpt), dfdetect checkpoint file or reference-code checkpoint ->
     (model in eval mode on `device`, config dict)."""
     path = resolve_checkpoint(path_or_run)
-    model, config = build_from_checkpoint(read_checkpoint(path), path)
+    model, config = build_from_checkpoint(read_checkpoint(path), path, reference_positive)
     model.to(device).eval()
     return model, config
 
 
-def init_weights_from(model: "nn.Module", path: str | os.PathLike[str]) -> str:
+def init_weights_from(model: "nn.Module", path: str | os.PathLike[str], reference_positive: str | None = None) -> str:
     """Load a dfdetect or reference-code checkpoint's weights into `model` (train --init-from).
 
     Returns a short description of the source. The architectures must match.
@@ -205,7 +220,7 @@ def init_weights_from(model: "nn.Module", path: str | os.PathLike[str]) -> str:
     if is_dfdetect_checkpoint(obj):
         load_weights(model, obj["state_dict"], p)
         return f"dfdetect checkpoint ({checkpoint_config(obj).get('model')})"
-    converted = _reference_to_model_state(obj, p)
+    converted = _reference_to_model_state(obj, p, reference_positive)
     if converted is None:
         raise DfdetectError(f"{p}: --init-from needs a dfdetect or reference-code checkpoint")
     load_weights(model, converted[0], p)

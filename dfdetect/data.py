@@ -3,6 +3,7 @@
 The dataset reads the `.npy` face stacks that `extract` writes with memory mapping and hands out
 uint8 clips (T, H, W, 3): uint8 through the DataLoader is 4x less copying than float, and the
 one conversion to normalised float happens in `preprocess_batch`, batched on the target device.
+Frame choice, padding and resize are `dfdetect.preprocess`, shared with eval and predict.
 """
 
 from __future__ import annotations
@@ -11,16 +12,15 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from dfdetect.augment import BLENDS
 from dfdetect.errors import DfdetectError
 from dfdetect.manifest import STATUS_OK, parse_label, read_manifest, resolve_faces_path
-
-if TYPE_CHECKING:
-    import torch
+# preprocess_batch, resize_clip and sample_indices are re-exported: they lived here before.
+from dfdetect.preprocess import clip_from_stack, preprocess_batch, resize_clip, sample_indices  # noqa: F401
 
 SPLIT_COLUMNS = ("video_id", "label", "faces_file", "status")
 
@@ -87,42 +87,6 @@ def class_counts(records: Sequence[ClipRecord]) -> tuple[int, int]:
     """(n_real, n_fake)."""
     n_fake = sum(r.label for r in records)
     return len(records) - n_fake, n_fake
-
-
-def sample_indices(n_frames: int, frames: int, rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
-    """Pick `frames` frame indices out of `n_frames` and a mask of which are real (not padding).
-
-    Train (rng given): evenly spaced segments with a random pick inside each segment (TSN-style
-    jitter), so the clip still spans the video with even-ish spacing. Eval (rng None): segment
-    centres, deterministic. Fewer frames than asked: all of them, then the last one repeated,
-    with the repeats masked out.
-    """
-    if n_frames <= 0:
-        raise ValueError("empty face stack")
-    if n_frames <= frames:
-        idx = np.arange(frames).clip(max=n_frames - 1)
-        return idx, np.arange(frames) < n_frames
-    edges = np.linspace(0, n_frames, frames + 1)
-    starts = np.floor(edges[:-1]).astype(np.int64)
-    stops = np.maximum(np.floor(edges[1:]).astype(np.int64), starts + 1)
-    if rng is None:
-        idx = (starts + stops - 1) // 2
-    else:
-        idx = rng.integers(starts, stops)
-    return idx.astype(np.int64), np.ones(frames, dtype=bool)
-
-
-def resize_clip(clip: np.ndarray, size: int) -> np.ndarray:
-    """Resize (T, H, W, 3) uint8 to (T, size, size, 3) with OpenCV, frame by frame (cheap, in the worker)."""
-    import cv2
-
-    if clip.shape[1] == size and clip.shape[2] == size:
-        return np.ascontiguousarray(clip)
-    interp = cv2.INTER_AREA if clip.shape[1] > size else cv2.INTER_LINEAR
-    out = np.empty((clip.shape[0], size, size, 3), dtype=np.uint8)
-    for t in range(clip.shape[0]):
-        cv2.resize(np.ascontiguousarray(clip[t]), (size, size), dst=out[t], interpolation=interp)
-    return out
 
 
 def read_stack(path: Path) -> np.ndarray:
@@ -195,9 +159,7 @@ class FaceStackDataset:
         rng = np.random.default_rng([self.seed, epoch, index]) if self.train else None
         stack = read_stack(record.faces_path)
         idx, mask = sample_indices(stack.shape[0], self.frames, rng)
-        clip = np.asarray(stack[idx])  # fancy indexing copies only the chosen frames out of the mmap
-        if self.img_size:
-            clip = resize_clip(clip, self.img_size)
+        clip = clip_from_stack(stack, idx, self.img_size)  # step 1 of the one path (dfdetect.preprocess)
         label = record.label
         if self.augment:
             from dfdetect.augment import augment_clip
@@ -278,36 +240,3 @@ def make_loader(dataset: FaceStackDataset, sampler: EpochSampler, batch_size: in
     return DataLoader(
         dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, pin_memory=pin_memory, **kwargs
     )
-
-
-def preprocess_batch(
-    frames: "torch.Tensor",
-    img_size: int,
-    mean: Sequence[float],
-    std: Sequence[float],
-    device: "torch.device | str" = "cpu",
-) -> "torch.Tensor":
-    """uint8 (B, T, H, W, 3) -> float (B, T, 3, img_size, img_size), normalised, on `device`.
-
-    The one place pixels become model input (train, eval and predict all call it). The channel
-    permute is a view, so the result is channels_last in memory: flattened to (B*T, 3, H, W) for
-    the backbone it needs no copy.
-    """
-    import torch
-    import torch.nn.functional as F
-
-    if not isinstance(frames, torch.Tensor):
-        frames = torch.from_numpy(np.ascontiguousarray(frames))
-    if frames.ndim != 5 or frames.shape[-1] != 3:
-        raise ValueError(f"preprocess_batch expects (B, T, H, W, 3), got {tuple(frames.shape)}")
-    device = torch.device(device)
-    B, T, H, W, _ = frames.shape
-    x = frames.to(device, non_blocking=True).reshape(B * T, H, W, 3).permute(0, 3, 1, 2)
-    x = x.float().div_(255.0)
-    if H != img_size or W != img_size:
-        x = F.interpolate(x, size=(img_size, img_size), mode="bilinear", antialias=H > img_size, align_corners=False)
-        x = x.contiguous(memory_format=torch.channels_last)
-    m = torch.tensor(mean, device=device, dtype=x.dtype).view(1, 3, 1, 1)
-    s = torch.tensor(std, device=device, dtype=x.dtype).view(1, 3, 1, 1)
-    x = x.sub_(m).div_(s)
-    return x.unflatten(0, (B, T))  # a view whatever the memory format

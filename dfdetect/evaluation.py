@@ -2,7 +2,10 @@
 
 Every test CSV follows the manifest contract (DESIGN.md). Videos shared by several test sets
 (test_1to10 and test_1to100 reuse the same real videos) are scored once. Rows that cannot be scored
-(status other than ok, no face stack, unknown label) are skipped and counted in `n_skipped`.
+are skipped and counted by reason (`SKIP_REASONS`: no face found or empty stack, no label,
+extraction error) in the table's notes and in results.csv. A score that is not finite (a NaN from
+an fp16 overflow, say) is no reason to skip: it stops eval with an error naming the video and the
+checkpoint, since dropping it would quietly change the AUC.
 Repeats written by `split --repeats` (test_1to100_r0.csv, _r1, ...) are summarised as mean ± std
 per ratio; results.csv keeps every set plus those summaries.
 """
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 EVAL_COLUMNS = ["video_id", "label", "faces_file", "status"]
+SKIP_REASONS = ("no_face", "no_label", "error")
 
 
 class EvalOptions(ScoringOptions):
@@ -54,6 +58,7 @@ class SetResult:
     frame_scores: list[np.ndarray]
     n_skipped: int = 0
     metrics: dict[str, Any] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> count (SKIP_REASONS)
 
     @property
     def group(self) -> str:
@@ -78,7 +83,7 @@ class SetResult:
         m = self.metrics
         return {"kind": "set", "set": self.name, "group": self.group, "repeat": self.repeat,
                 "ratio": format_ratio(self.ratio, m["n_real"], m["n_fake"]), "n_real": m["n_real"],
-                "n_fake": m["n_fake"], "n_skipped": self.n_skipped, "repeats": 1,
+                "n_fake": m["n_fake"], "n_skipped": self.n_skipped, **_skip_columns(self.skipped), "repeats": 1,
                 **{k: m.get(k) for k in ALL_METRICS}, **{k: m.get(k) for k in CI_COLUMNS},
                 "note": m.get("note", ""), "csv": str(self.path)}
 
@@ -106,7 +111,8 @@ class EvalReport:
             first = members[0]
             rows.append({"kind": "repeats", "set": group, "group": group, "repeat": None,
                          "ratio": format_ratio(first.ratio, agg["n_real"], agg["n_fake"]),
-                         "n_skipped": sum(m.n_skipped for m in members), **agg, "csv": str(first.path.parent)})
+                         "n_skipped": sum(m.n_skipped for m in members),
+                         **_skip_columns(_sum_skips(m.skipped for m in members)), **agg, "csv": str(first.path.parent)})
         from dfdetect.reporting import ratio_sort_key
 
         return sorted(rows, key=ratio_sort_key)  # stable: input order within equal ratios
@@ -116,7 +122,8 @@ class EvalReport:
         import pandas as pd
 
         rows = self.set_rows() + [r for r in self.summary_rows() if r["kind"] == "repeats"]
-        cols = ["kind", "set", "group", "repeat", "ratio", "n_real", "n_fake", "n_skipped", "repeats"]
+        cols = ["kind", "set", "group", "repeat", "ratio", "n_real", "n_fake", "n_skipped",
+                *(f"skipped_{r}" for r in SKIP_REASONS), "repeats"]
         cols += [c for m in ALL_METRICS for c in (m, f"{m}_std")] + CI_COLUMNS + ["note", "csv"]
         model = self.config.get("model", "")
         df = pd.DataFrame(rows).reindex(columns=cols)
@@ -148,16 +155,58 @@ def _set_names(paths: Sequence[Path]) -> list[str]:
     return [f"{p.parent.name}/{p.stem}" if stems.count(p.stem) > 1 else p.stem for p in paths]
 
 
-def _read_test_set(path: Path) -> tuple[list[tuple[str, int, Path]], int]:
+def _skip_columns(skipped: dict[str, int]) -> dict[str, int]:
+    return {f"skipped_{r}": int(skipped.get(r, 0)) for r in SKIP_REASONS}
+
+
+def _sum_skips(parts: Any) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for part in parts:
+        for reason, n in part.items():
+            total[reason] = total.get(reason, 0) + n
+    return total
+
+
+def skip_note(skipped: dict[str, int]) -> str:
+    """'3 skipped: 2 no face, 1 no label' (empty when nothing was skipped)."""
+    n = sum(skipped.values())
+    if not n:
+        return ""
+    parts = [f"{skipped[r]} {r.replace('_', ' ')}" for r in SKIP_REASONS if skipped.get(r)]
+    return f"{n} skipped: " + ", ".join(parts)
+
+
+def _read_test_set(path: Path) -> tuple[list[tuple[str, int, Path]], dict[str, int]]:
+    """Scorable rows (video_id, label, faces path) and the skipped ones counted by reason."""
     df = read_manifest(path, required=EVAL_COLUMNS)
-    rows, skipped = [], 0
+    rows: list[tuple[str, int, Path]] = []
+    skipped: dict[str, int] = {}
     for rec in df.itertuples(index=False):
         label = parse_label(rec.label)
-        if rec.status != STATUS_OK or not rec.faces_file or label is None:
-            skipped += 1
+        status = str(rec.status).strip().lower()
+        if status != STATUS_OK:
+            reason = "no_face" if status == "no_face" else "error"
+        elif not rec.faces_file:
+            reason = "no_face"
+        elif label is None:
+            reason = "no_label"
+        else:
+            rows.append((rec.video_id, label, resolve_faces_path(path, rec.faces_file)))
             continue
-        rows.append((rec.video_id, label, resolve_faces_path(path, rec.faces_file)))
+        skipped[reason] = skipped.get(reason, 0) + 1
     return rows, skipped
+
+
+def check_finite(video_id: str, video_prob: float, frame_probs: np.ndarray, checkpoint: str) -> None:
+    """A NaN or infinite score is an error, never a skip (module doc)."""
+    if np.isfinite(video_prob) and np.isfinite(frame_probs).all():
+        return
+    bad = video_prob if not np.isfinite(video_prob) else frame_probs[~np.isfinite(frame_probs)][0]
+    level = "video" if not np.isfinite(video_prob) else "frame"
+    raise DfdetectError(
+        f"{video_id}: non-finite {level} score ({bad}) from checkpoint {checkpoint or '(in memory)'}; "
+        "the model overflowed or its weights hold NaN; on a GPU try --device cpu"
+    )
 
 
 def evaluate_model(
@@ -166,8 +215,11 @@ def evaluate_model(
     test_csvs: Sequence[str | Path],
     options: EvalOptions | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    checkpoint: str = "",
 ) -> EvalReport:
-    """Score every test CSV with an already loaded model; the library half of `dfdetect eval`."""
+    """Score every test CSV with an already loaded model; the library half of `dfdetect eval`.
+
+    `checkpoint` names the model in the error raised for a non-finite score."""
     from dfdetect.device import select_device
     from dfdetect.inference import StackScorer, check_aggregate
 
@@ -177,10 +229,10 @@ def evaluate_model(
     if not paths:
         raise DfdetectError("no test CSV given; pass e.g. SPLITS/test.csv SPLITS/test_1to10.csv")
     tables = [_read_test_set(p) for p in paths]
-    unique: dict[Path, None] = {}
+    unique: dict[Path, str] = {}  # faces path -> the video_id that names it in errors
     for rows, _ in tables:
-        for _, _, faces in rows:
-            unique.setdefault(faces, None)
+        for vid, _, faces in rows:
+            unique.setdefault(faces, vid)
     device = select_device(options.device)
     model = model.to(device)
     scorer = StackScorer(model, config, device, options.aggregate, options.batch_size)
@@ -193,16 +245,22 @@ def evaluate_model(
                 raise DfdetectError(f"{faces}: cannot read the face stack ({exc}); re-run `dfdetect extract`") from None
 
     scores: dict[Path, tuple[float, np.ndarray]] = {}
+    empty: set[Path] = set()
     total = len(unique)
     for done, (faces, video_prob, frame_probs) in enumerate(scorer.score_many(stacks()), start=1):
         scores[faces] = (video_prob, frame_probs)
+        if not np.isfinite(video_prob) and len(frame_probs) == 0 and _stack_is_empty(faces):
+            empty.add(faces)  # an empty stack: no face, not a model failure
+        else:
+            check_finite(f"{unique[faces]} ({faces})", video_prob, frame_probs, checkpoint or config.get("checkpoint", ""))
         if on_progress:
             on_progress(done, total)
 
     results = []
     for name, path, (rows, skipped) in zip(_set_names(paths), paths, tables):
-        kept = [(vid, lab, faces) for vid, lab, faces in rows if np.isfinite(scores[faces][0])]
-        skipped += len(rows) - len(kept)  # empty stacks
+        kept = [(vid, lab, faces) for vid, lab, faces in rows if faces not in empty]
+        if len(kept) < len(rows):
+            skipped = _sum_skips([skipped, {"no_face": len(rows) - len(kept)}])
         labels = np.array([lab for _, lab, _ in kept], dtype=np.int64)
         video_scores = np.array([scores[f][0] for _, _, f in kept], dtype=np.float64)
         frame_scores = [scores[f][1] for _, _, f in kept]
@@ -210,24 +268,31 @@ def evaluate_model(
         metrics = compute_metrics(labels, video_scores, flab, fscore, threshold=options.threshold,
                                   frame_videos=frame_video_index(frame_scores))
         if skipped:
-            metrics["note"] = "; ".join(x for x in (metrics["note"], f"{skipped} skipped (no faces/label)") if x)
+            metrics["note"] = "; ".join(x for x in (metrics["note"], skip_note(skipped)) if x)
         results.append(SetResult(name, path, [v for v, _, _ in kept], labels, video_scores, frame_scores,
-                                 skipped, metrics))
+                                 sum(skipped.values()), metrics, skipped))
     return EvalReport(results, config)
 
 
 def evaluate(
-    run: str | Path, test_csvs: Sequence[str | Path], options: EvalOptions | None = None
+    run: str | Path, test_csvs: Sequence[str | Path], options: EvalOptions | None = None,
+    reference_positive: str | None = None,
 ) -> EvalReport:
-    """Load RUN (a run folder or a checkpoint file) and evaluate it on the test CSVs."""
+    """Load RUN (a run folder or a checkpoint file) and evaluate it on the test CSVs.
+
+    `reference_positive` (real|fake) is only for reference-code checkpoints without a label_map."""
     from dfdetect.checkpoint import load_model
 
     options = options or EvalOptions()
-    model, config = load_model(run, device="cpu")
+    model, config = load_model(run, device="cpu", reference_positive=reference_positive)
     with console.progress_task("scoring videos", None) as (progress, task):
         def tick(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        report = evaluate_model(model, config, test_csvs, options, on_progress=tick)
+        report = evaluate_model(model, config, test_csvs, options, on_progress=tick, checkpoint=str(run))
     report.checkpoint = str(run)
     return report
+
+
+def _stack_is_empty(faces: Path) -> bool:
+    return int(np.load(faces, mmap_mode="r").shape[0]) == 0

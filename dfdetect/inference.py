@@ -5,11 +5,18 @@ Sequence length. A model is trained on T frames (`config["frames"]`), but a stac
 number N of face crops. We score *strided windows*: k = ceil(N / T) windows of T frames, window j
 taking positions floor((i*k + j) * N / (k*T)), i = 0..T-1. Each window spans the whole clip at the
 same spacing as T evenly sampled frames (how a clip's T training frames are spread), and together
-the windows cover every frame (N < T repeats frames, like the evenly sampled training stacks).
-- frame probabilities: the frame head's sigmoid, averaged over the windows that hold the frame;
+the windows cover every frame. A stack of N <= T frames is one window padded by repeating its
+last frame, exactly as training pads it (`dfdetect.preprocess.pad_last`); padded positions are
+masked out of the frame probabilities.
+Models imported from the paper's reference code record `sampling: "first"`: they were trained on
+the first `frames` (300) crops of a clip padded with the last, so they are fed that one window.
+- frame probabilities: the frame head's sigmoid, averaged over the windows that hold the frame
+  (padding excluded);
 - video probability: the video head's sigmoid averaged over the windows when the model has a
   video head, else `aggregate` (mean, max or median) of the frame probabilities.
-A video-only model gives an empty frame-probability array.
+A video-only model (or a config with `frame_metrics: false`) gives an empty frame-probability
+array. Pixels go through `dfdetect.preprocess` (`clip_from_stack` then `preprocess_batch`), the
+same two steps as the training and validation dataset.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 AGGREGATES = ("mean", "max", "median")
+SAMPLINGS = ("spread", "first")
 
 
 @dataclass
@@ -48,11 +56,25 @@ def check_aggregate(aggregate: str) -> str:
 
 def window_indices(n: int, t: int) -> np.ndarray:
     """(k, t) frame positions of the strided windows covering n frames (see module doc)."""
+    return scoring_windows(n, t)[0]
+
+
+def scoring_windows(n: int, t: int, sampling: str = "spread") -> tuple[np.ndarray, np.ndarray]:
+    """(k, t) frame positions of the windows that score n frames, and (k, t) masks of the
+    positions that are not padding (see module doc)."""
+    from dfdetect.preprocess import pad_last
+
     if n <= 0 or t <= 0:
-        return np.zeros((0, max(t, 0)), dtype=np.int64)
+        return np.zeros((0, max(t, 0)), dtype=np.int64), np.zeros((0, max(t, 0)), dtype=bool)
+    if sampling not in SAMPLINGS:
+        raise UsageError(f"unknown sampling '{sampling}' in the checkpoint config; expected one of {', '.join(SAMPLINGS)}")
+    if n <= t or sampling == "first":
+        idx, mask = pad_last(np.arange(n), t)
+        return idx[None], mask[None]
     k = max(1, math.ceil(n / t))
     grid = np.arange(t)[None, :] * k + np.arange(k)[:, None]  # (k, t) slot numbers
-    return np.minimum((grid * n) // (k * t), n - 1).astype(np.int64)
+    idx = np.minimum((grid * n) // (k * t), n - 1).astype(np.int64)
+    return idx, np.ones_like(idx, dtype=bool)
 
 
 def aggregate_frames(frame_probs: np.ndarray, aggregate: str = "mean") -> float:
@@ -63,7 +85,8 @@ def aggregate_frames(frame_probs: np.ndarray, aggregate: str = "mean") -> float:
 
 
 def input_settings(model: "nn.Module", config: dict[str, Any]) -> dict[str, Any]:
-    """img_size, frames, mean and std: the checkpoint's config first, then model.input_cfg."""
+    """img_size, frames, mean and std: the checkpoint's config first, then model.input_cfg;
+    plus how frames are chosen (`sampling`) and whether the frame head is reported."""
     cfg = dict(getattr(model, "input_cfg", {}) or {})
     for key in ("img_size", "frames", "mean", "std"):
         if config.get(key) is not None:
@@ -72,7 +95,9 @@ def input_settings(model: "nn.Module", config: dict[str, Any]) -> dict[str, Any]
     if missing:
         raise UsageError(f"the checkpoint does not record {', '.join(missing)}; re-save it with `dfdetect train`")
     return {"img_size": int(cfg["img_size"]), "frames": int(cfg["frames"]),
-            "mean": list(cfg["mean"]), "std": list(cfg["std"])}
+            "mean": list(cfg["mean"]), "std": list(cfg["std"]),
+            "sampling": str(config.get("sampling") or "spread"),
+            "frame_metrics": bool(config.get("frame_metrics", True))}
 
 
 @dataclass
@@ -119,23 +144,26 @@ class StackScorer:
     def _forward(self, windows: list[np.ndarray]) -> tuple[np.ndarray | None, np.ndarray | None]:
         import torch
 
-        from dfdetect.data import preprocess_batch
+        from dfdetect.preprocess import preprocess_batch
 
         start = time.perf_counter()
         batch = torch.from_numpy(np.ascontiguousarray(np.stack(windows)))
         s = self.settings
         with torch.inference_mode():
-            x = preprocess_batch(batch, s["img_size"], s["mean"], s["std"], self.device)
+            x = preprocess_batch(batch, s["img_size"], s["mean"], s["std"], self.device)  # step 2
             out = self.model(x)
             video = out.get("video")
             frame = out.get("frame")
             video = torch.sigmoid(video.float()).cpu().numpy().reshape(-1) if video is not None else None
             frame = torch.sigmoid(frame.float()).cpu().numpy().reshape(len(windows), -1) if frame is not None else None
+            if not s["frame_metrics"]:
+                frame = None  # an untrained frame head (video-only reference checkpoint)
         self.forward_seconds += time.perf_counter() - start
         return video, frame
 
     def _finish(self, p: _Pending) -> tuple[float, np.ndarray]:
-        frame_probs = (p.frame_sum / np.maximum(p.frame_count, 1)) if p.has_frame else np.zeros(0)
+        scored = p.frame_count > 0  # all frames, except past the window of `sampling: first`
+        frame_probs = (p.frame_sum[scored] / p.frame_count[scored]) if p.has_frame else np.zeros(0)
         if p.has_video:
             video_prob = p.video_sum / max(p.n_windows, 1)
         else:
@@ -147,22 +175,24 @@ class StackScorer:
 
         An empty stack yields (key, nan, empty array). Stacks are read lazily (mmap friendly).
         """
-        t = self.frames
+        from dfdetect.preprocess import clip_from_stack
+
+        t, img_size, sampling = self.frames, self.settings["img_size"], self.settings["sampling"]
         queue: list[tuple[Hashable, _Pending]] = []
         windows: list[np.ndarray] = []
-        owners: list[tuple[_Pending, np.ndarray]] = []
+        owners: list[tuple[_Pending, np.ndarray, np.ndarray]] = []
 
         def flush() -> None:
             if not windows:
                 return
             video, frame = self._forward(windows)
-            for i, (p, idx) in enumerate(owners):
+            for i, (p, idx, mask) in enumerate(owners):
                 if video is not None:
                     p.video_sum += float(video[i])
                     p.has_video = True
-                if frame is not None:
-                    np.add.at(p.frame_sum, idx, frame[i])
-                    np.add.at(p.frame_count, idx, 1)
+                if frame is not None:  # padded positions are left out
+                    np.add.at(p.frame_sum, idx[mask], frame[i][mask])
+                    np.add.at(p.frame_count, idx[mask], 1)
                     p.has_frame = True
                 p.windows_done += 1
             windows.clear()
@@ -179,12 +209,12 @@ class StackScorer:
         for key, faces in stacks:
             faces = np.asarray(faces)
             n = int(faces.shape[0]) if faces.ndim == 4 else 0
-            idx_all = window_indices(n, t)
+            idx_all, masks = scoring_windows(n, t, sampling)
             p = _Pending(n, len(idx_all), np.zeros(n), np.zeros(n))
             queue.append((key, p))
-            for idx in idx_all:
-                windows.append(np.asarray(faces[idx], dtype=np.uint8))
-                owners.append((p, idx))
+            for idx, mask in zip(idx_all, masks):
+                windows.append(clip_from_stack(faces, idx, img_size))  # step 1, as the dataset does
+                owners.append((p, idx, mask))
                 if len(windows) >= self.batch_size:
                     flush()
             yield from drain()

@@ -7,7 +7,9 @@ them in threads would only make them fight; benchmarks/predict_speed.py checks t
 costs no more than the sum of its parts.
 
 Exit codes (the CLI maps `PredictSummary` onto them): 0 every video got a verdict; 1 some input
-failed (unreadable, missing, or no face found), the others still reported; 2 usage error; 3 with
+failed (unreadable, missing, or no face found), the others still reported, or the model gave a
+non-finite score (that stops the batch: an error naming the video and the checkpoint, since
+the model itself is broken); 2 usage error; 3 with
 `--fail-on-fake` when any video is judged fake (3 wins over 1: a fake found is the more specific
 outcome for a CI gate).
 """
@@ -162,7 +164,8 @@ class Predictor:
     """Holds the model, the scorer and the face detector for a whole batch of videos."""
 
     def __init__(self, checkpoint: str | os.PathLike[str], options: PredictOptions | None = None,
-                 extract_overrides: dict[str, Any] | None = None, model=None, config=None) -> None:
+                 extract_overrides: dict[str, Any] | None = None, model=None, config=None,
+                 reference_positive: str | None = None) -> None:
         from dfdetect.device import select_device
         from dfdetect.inference import StackScorer
 
@@ -171,7 +174,8 @@ class Predictor:
         if model is None:
             from dfdetect.checkpoint import load_model
 
-            model, config = load_model(checkpoint, device=str(self.device))
+            model, config = load_model(checkpoint, device=str(self.device), reference_positive=reference_positive)
+        self.checkpoint = str(checkpoint)
         self.model, self.config = model.to(self.device), dict(config or {})
         self.scorer = StackScorer(self.model, self.config, self.device, self.options.aggregate, self.options.batch_size)
         self.extract_options = build_extract_options(self.config, **{"device": self.options.device, **(extract_overrides or {})})
@@ -210,6 +214,9 @@ class Predictor:
         before = self.scorer.forward_seconds
         (_, prob, frame_probs), = self.scorer.score_many([(path, ex.faces)])
         model_seconds = self.scorer.forward_seconds - before
+        from dfdetect.evaluation import check_finite
+
+        check_finite(path, prob, frame_probs, self.checkpoint)  # raises: a broken model stops the batch
         records = list(getattr(ex, "frames", []) or [])
         indices = [int(getattr(r, "index", i)) for i, r in enumerate(records)]
         if len(indices) != len(ex.faces):

@@ -99,7 +99,7 @@ def test_reference_checkpoint_loads_with_flipped_outputs(tmp_path: Path) -> None
         else:
             head, rest = key.split(".", 1)
             ref[f"module.{'fc_cnn' if head == 'frame_head' else 'fc_rnn'}.{rest}"] = -value
-    torch.save({"model_state_dict": ref, "epoch": 3}, tmp_path / "reference.pth")
+    torch.save({"model_state_dict": ref, "epoch": 3, "label_map": [0, 1]}, tmp_path / "reference.pth")
     loaded, config = load_model(tmp_path / "reference.pth")
     assert config["source"] == "reference" and config["model"] == "dual"
     x = torch.randn(1, 3, 3, 32, 32)

@@ -1,7 +1,12 @@
-"""Checkpoints from the paper's public code load into `dual` with outputs flipped to 1 = fake."""
+"""Checkpoints from the paper's public code load into `dual` with outputs meaning 1 = fake.
+
+The class order comes from the checkpoint's `label_map` ([0, 1]: the sigmoid means real, [1, 0]:
+fake; missing: refused unless --reference-positive says). Imported models are fed as the reference
+code fed them: the first 300 frames, padded with the last."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torchvision
@@ -51,7 +56,7 @@ def test_reference_checkpoint_converts_and_flips(tmp_path, arch, prefix):
     ref = ReferenceNet(arch, hidden=32, layers=2).eval()
     _randomise_bn(ref)
     path = tmp_path / "reference.pth"
-    torch.save({"model_state_dict": {prefix + k: v for k, v in ref.state_dict().items()}, "epoch": 3}, path)
+    torch.save({"model_state_dict": {prefix + k: v for k, v in ref.state_dict().items()}, "epoch": 3, "label_map": [0, 1]}, path)
 
     obj = torch.load(path, map_location="cpu", weights_only=True)
     assert is_reference_checkpoint(obj)
@@ -72,7 +77,7 @@ def test_reference_checkpoint_converts_and_flips(tmp_path, arch, prefix):
 def test_frame_head_on_cnn_features_is_recognised():
     torch.manual_seed(0)
     ref = ReferenceNet("resnet18", hidden=8, layers=1, frame_on="cnn").eval()
-    state, options = convert_reference_checkpoint({"model_state_dict": ref.state_dict()})
+    state, options = convert_reference_checkpoint({"model_state_dict": ref.state_dict(), "label_map": [0, 1]})
     assert options["frame_source"] == "backbone"
     ours = create_model("dual", **options).eval()
     ours.load_state_dict(state, strict=True)
@@ -84,7 +89,7 @@ def test_frame_head_on_cnn_features_is_recognised():
 
 def test_paper_default_shapes_are_inferred():
     ref = ReferenceNet("resnet50", hidden=256, layers=3)
-    state, options = convert_reference_checkpoint({"model_state_dict": ref.state_dict()})
+    state, options = convert_reference_checkpoint({"model_state_dict": ref.state_dict(), "label_map": [0, 1]})
     assert (options["backbone"], options["hidden"], options["layers"]) == ("resnet50", 256, 3)
     assert state["video_head.weight"].shape == (1, 256)
     assert torch.equal(state["video_head.bias"], -ref.fc_rnn.bias.detach())
@@ -104,4 +109,100 @@ def test_bad_reference_layout_is_a_one_line_error():
     state = ref.state_dict()
     del state["rnn.weight_hh_l0"]
     with pytest.raises(DfdetectError, match="rnn"):
-        convert_reference_checkpoint({"model_state_dict": state})
+        convert_reference_checkpoint({"model_state_dict": state, "label_map": [0, 1]})
+
+
+def _save_reference(path, ref: nn.Module, **extra) -> None:
+    torch.save({"model_state_dict": ref.state_dict(), "epoch": 1, **extra}, path)
+
+
+@pytest.mark.parametrize("label_map,positive", [([0, 1], "real"), ([1, 0], "fake")])
+def test_label_map_decides_the_sign(tmp_path, label_map, positive):
+    """The converted model gives P(fake) against the reference forward pass, whichever class order."""
+    from dfdetect.checkpoint import load_model
+
+    torch.manual_seed(2)
+    ref = ReferenceNet("resnet18", hidden=8, layers=1).eval()
+    _randomise_bn(ref)
+    _save_reference(tmp_path / "ref.pth", ref, label_map=label_map)
+    model, config = load_model(tmp_path / "ref.pth")
+    x = torch.randn(2, 4, 3, 32, 32)
+    with torch.no_grad():
+        p_pos_video, p_pos_frames = ref(x)  # the reference's sigmoid, meaning `positive`
+        out = model(x)
+    p_fake_video = p_pos_video if positive == "fake" else 1 - p_pos_video
+    p_fake_frames = p_pos_frames if positive == "fake" else 1 - p_pos_frames
+    assert torch.allclose(torch.sigmoid(out["video"]), p_fake_video, atol=1e-6)
+    assert torch.allclose(torch.sigmoid(out["frame"]), p_fake_frames, atol=1e-6)
+    assert not torch.allclose(p_fake_video, 1 - p_fake_video, atol=1e-3)  # the sign is observable
+    assert config["frames"] == 300 and config["sampling"] == "first"
+
+
+def test_missing_label_map_is_refused_unless_overridden(tmp_path):
+    from dfdetect.checkpoint import load_model
+
+    torch.manual_seed(3)
+    ref = ReferenceNet("resnet18", hidden=8, layers=1).eval()
+    _save_reference(tmp_path / "ref.pth", ref)
+    with pytest.raises(DfdetectError, match=r"ref\.pth: .*no label_map.*--reference-positive real\|fake"):
+        load_model(tmp_path / "ref.pth")
+    x = torch.randn(1, 3, 3, 32, 32)
+    real_model, _ = load_model(tmp_path / "ref.pth", reference_positive="real")
+    fake_model, _ = load_model(tmp_path / "ref.pth", reference_positive="fake")
+    with torch.no_grad():
+        p_pos, _ = ref(x)
+        assert torch.allclose(torch.sigmoid(real_model(x)["video"]), 1 - p_pos, atol=1e-6)
+        assert torch.allclose(torch.sigmoid(fake_model(x)["video"]), p_pos, atol=1e-6)
+    _save_reference(tmp_path / "mapped.pth", ref, label_map=[1, 0])
+    with pytest.raises(DfdetectError, match="contradicts the checkpoint's label_map"):
+        load_model(tmp_path / "mapped.pth", reference_positive="real")
+
+
+def test_eval_cli_names_the_override(tmp_path):
+    from typer.testing import CliRunner
+
+    from dfdetect.cli import app
+
+    ref = ReferenceNet("resnet18", hidden=8, layers=1).eval()
+    _save_reference(tmp_path / "ref.pth", ref)
+    csv = tmp_path / "test.csv"
+    csv.write_text("video_id,label,faces_file,status\n")
+    result = CliRunner().invoke(app, ["eval", str(tmp_path / "ref.pth"), str(csv)], env={"COLUMNS": "300"})
+    assert result.exit_code == 1
+    assert "--reference-positive real|fake" in result.output
+
+
+def test_imported_model_is_fed_the_first_300_frames_padded_with_the_last(tmp_path):
+    from dfdetect.checkpoint import load_model
+    from dfdetect.inference import score_stack
+
+    torch.manual_seed(4)
+    ref = ReferenceNet("resnet18", hidden=8, layers=1).eval()
+    _save_reference(tmp_path / "ref.pth", ref, label_map=[1, 0])
+    model, config = load_model(tmp_path / "ref.pth")
+    seen = []
+    model.register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach().clone()))
+    stack = np.random.default_rng(0).integers(0, 256, size=(5, 64, 64, 3), dtype=np.uint8)
+    video, frames = score_stack(model, config, stack)
+    assert len(seen) == 1 and seen[0].shape[:2] == (1, 300)
+    assert all(torch.equal(seen[0][0, t], seen[0][0, 4]) for t in range(5, 300))
+    assert not torch.equal(seen[0][0, 3], seen[0][0, 4])
+    assert frames.shape == (5,)  # padding stays out of the frame scores
+    with torch.no_grad():
+        p_fake_video, _ = ref(seen[0])
+    assert video == pytest.approx(float(p_fake_video), abs=1e-6)
+
+
+def test_video_only_checkpoint_reports_no_frame_scores(tmp_path):
+    from dfdetect.checkpoint import load_model
+    from dfdetect.inference import score_stack
+
+    ref = ReferenceNet("resnet18", hidden=8, layers=1).eval()
+    _save_reference(tmp_path / "ref.pth", ref, label_map=[1, 0], args={"video_only": True})
+    model, config = load_model(tmp_path / "ref.pth")
+    assert config["frame_metrics"] is False
+    stack = np.random.default_rng(1).integers(0, 256, size=(4, 64, 64, 3), dtype=np.uint8)
+    video, frames = score_stack(model, config, stack)
+    assert 0.0 < video < 1.0 and frames.size == 0
+    _save_reference(tmp_path / "dual.pth", ref, label_map=[1, 0])
+    assert load_model(tmp_path / "dual.pth")[1].get("frame_metrics", True) is True

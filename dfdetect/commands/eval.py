@@ -29,6 +29,9 @@ def command(
     out: Annotated[Optional[Path], typer.Option("--out", help="Write one row per test set (and repeat summaries) as CSV.")] = None,
     scores: Annotated[Optional[Path], typer.Option("--scores", help="Write per-video and per-frame scores as CSV.")] = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Write roc.png and auc_vs_ratio.png into this folder.")] = None,
+    reference_positive: Annotated[Optional[str], typer.Option(
+        "--reference-positive", help="What a reference-code checkpoint's output means (real or fake) when it has no label_map.",
+        show_default=False)] = None,
     device: DeviceOption = "auto",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Windows of T frames per forward pass.")] = 8,
 ) -> None:
@@ -50,7 +53,7 @@ def command(
     validate_device_string(device)
     _check_files(test_csvs, out, scores, plot)
     options = EvalOptions(threshold=threshold, aggregate=aggregate, device=device, batch_size=batch_size)
-    report = evaluate(run, test_csvs, options)
+    report = evaluate(run, test_csvs, options, reference_positive=reference_positive)
     model = report.config.get("model", "model")
     print_table(metrics_table(report.summary_rows(), title=f"{model} · {run} · threshold {threshold:g}"))
     if out:

@@ -47,6 +47,9 @@ def command(
     frames: Annotated[Optional[int], typer.Option("--frames", min=1, help="Frames sampled evenly per video.", show_default="as extract")] = None,
     scale: Annotated[Optional[float], typer.Option("--scale", min=1.0, help="Crop = face box × scale.", show_default="the checkpoint's")] = None,
     size: Annotated[Optional[int], typer.Option("--size", min=8, help="Face crop side in pixels.", show_default="the checkpoint's")] = None,
+    reference_positive: Annotated[Optional[str], typer.Option(
+        "--reference-positive", help="What a reference-code checkpoint's output means (real or fake) when it has no label_map.",
+        show_default=False)] = None,
     device: DeviceOption = "auto",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Windows of T frames per forward pass.")] = 8,
     shard: Annotated[Optional[str], typer.Option(
@@ -84,6 +87,7 @@ def command(
     predictor = Predictor(
         ckpt, PredictOptions(threshold, aggregate, device, batch_size),
         dict(detector=detector, detector_model=detector_model, frames=frames, scale=scale, size=size),
+        reference_positive=reference_positive,
     )
     predictor.detector  # noqa: B018 -- a bad --detector is a usage error now, not an error row per video
     summary = PredictSummary()

@@ -62,6 +62,9 @@ def command(
     pretrained: Annotated[bool, typer.Option("--pretrained/--no-pretrained", help="Start from ImageNet weights.", rich_help_panel=_MODEL)] = True,
     weights: Annotated[Optional[str], typer.Option("--weights", help="Local backbone state dict instead of a download.", rich_help_panel=_MODEL)] = None,
     init_from: Annotated[Optional[str], typer.Option("--init-from", help="Start from a dfdetect or reference-code checkpoint.", rich_help_panel=_MODEL)] = None,
+    reference_positive: Annotated[Optional[str], typer.Option(
+        "--reference-positive", help="What a reference-code checkpoint's output means (real or fake) when it has no label_map.",
+        show_default=False, rich_help_panel=_MODEL)] = None,
     out: Annotated[Optional[str], typer.Option("--out", "-o", help="Run folder (default runs/train/exp, exp2, ...).", rich_help_panel=_RUN)] = None,
     resume: Annotated[Optional[str], typer.Option("--resume", help="Continue the run in this folder from its last.ckpt.", rich_help_panel=_RUN)] = None,
     device: DeviceOption = "auto",
@@ -80,7 +83,7 @@ def command(
         augment=list(parse_augment(augment)), balance=balance, workers=workers, epochs=epochs, batch_size=batch_size,
         lr=lr, alpha=alpha, gamma=gamma, p=p, beta=beta, pos_weight=pos_weight, schedule=schedule,
         clip_grad=clip_grad, early_stop=early_stop, pretrained=pretrained, weights=weights, init_from=init_from,
-        out=out, device=device, seed=seed,
+        reference_positive=reference_positive, out=out, device=device, seed=seed,
     )
     if resume:
         # only the options typed on the command line override the saved run's

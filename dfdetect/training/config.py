@@ -60,6 +60,7 @@ class TrainConfig:
     pretrained: bool = True
     weights: str | None = None
     init_from: str | None = None
+    reference_positive: str | None = None  # for --init-from a reference checkpoint without label_map
     # run
     out: str | None = None
     project: str = "runs/train"

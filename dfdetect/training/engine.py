@@ -152,7 +152,7 @@ class Trainer:
         if c.init_from and not c.resume:
             from dfdetect.checkpoint import init_weights_from
 
-            source = init_weights_from(model, c.init_from)
+            source = init_weights_from(model, c.init_from, c.reference_positive)
             if self.main:
                 console.info(f"initialised weights from {c.init_from} ({source})")
         # channels_last pays on CUDA (tensor cores); 5-D (video) convs cannot use it
@@ -261,7 +261,7 @@ class Trainer:
         )
 
     def _prepare(self, batch: dict[str, Any]) -> tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]:
-        from dfdetect.data import preprocess_batch
+        from dfdetect.preprocess import preprocess_batch
 
         x = preprocess_batch(batch["frames"], self.img_size, self.mean, self.std, self.device)
         y = batch["label"].to(self.device, non_blocking=True)
