@@ -23,6 +23,8 @@ def command(
     out: Annotated[Optional[Path], typer.Option("--out", help="Write one row per test set (and repeat summaries) as CSV.")] = None,
     scores: Annotated[Optional[Path], typer.Option("--scores", help="Write per-video and per-frame scores as CSV.")] = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Write roc.png and auc_vs_ratio.png into this folder.")] = None,
+    report_html: Annotated[Optional[Path], typer.Option(
+        "--report", help="Write one self-contained HTML report (metrics, plots, confident mistakes with heat maps).")] = None,
     device: DeviceOption = "auto",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Windows of T frames per forward pass.")] = 8,
 ) -> None:
@@ -55,3 +57,7 @@ def command(
     if plot:
         paths = write_eval_plots(report, plot)
         console.info("plots: " + ", ".join(str(p) for p in paths))
+    if report_html:
+        from dfdetect.report import write_eval_report
+
+        console.info(f"report: {write_eval_report(report, report_html, options)}")
