@@ -203,7 +203,12 @@ def test_predict_explain_writes_one_png_per_video(tmp_path: Path) -> None:
 
 
 def test_predict_explain_fails_clearly_for_a_model_without_a_layer(tmp_path: Path) -> None:
-    ckpt = save_tiny_checkpoint(tmp_path / "run" / "best.ckpt", name="vit", frames=2, img_size=32)
+    from dfdetect.checkpoint import save_checkpoint
+    from dfdetect.models import create_model
+
+    model = create_model("vit", img_size=32, frames=2)
+    config = {"model": "vit", "model_options": dict(model.model_options), **model.input_cfg, "pretrained": False}
+    ckpt = save_checkpoint(tmp_path / "run" / "best.ckpt", model, config)
     video = tmp_path / "missing.mp4"
     r = CliRunner().invoke(app, ["predict", str(video), "-c", str(ckpt), "--device", "cpu", "--explain", str(tmp_path)],
                            env={"COLUMNS": "200", CHECKPOINT_ENV: ""})
