@@ -26,10 +26,17 @@ def overlay(face: np.ndarray, cam: np.ndarray, scale: float, alpha: float = 0.45
     return cv2.addWeighted(np.ascontiguousarray(face, np.uint8), 1 - alpha, colour, alpha, 0)
 
 
-def _row_label(frame_index: int, fps: float, prob: float | None) -> str:
+def _row_label(frame_index: int, fps: float, prob: float | None) -> list[str]:
     time = f"{frame_index / fps:.2f} s" if fps and fps > 0 else "time n/a"
-    p = f"P(fake) {prob:.2f}" if prob is not None and np.isfinite(prob) else "P(fake) n/a (video-level model)"
-    return f"frame {frame_index} · {time}\n{p}"
+    p = f"P(fake) {prob:.2f}" if prob is not None and np.isfinite(prob) else "P(fake) n/a (video model)"
+    return [f"frame {frame_index}", time, p]
+
+
+def _text(canvas: np.ndarray, lines: Sequence[str], x: int, y: int, scale: float = 0.5, step: int = 22) -> None:
+    import cv2
+
+    for i, line in enumerate(lines):
+        cv2.putText(canvas, line, (x, y + i * step), cv2.FONT_HERSHEY_SIMPLEX, scale, (30, 30, 30), 1, cv2.LINE_AA)
 
 
 def render_explanation(
@@ -40,31 +47,33 @@ def render_explanation(
     fps: float = 0.0,
     title: str = "",
 ) -> Path:
-    """Write the explanation PNG of one clip; returns its path."""
-    import cv2
+    """Write the explanation PNG of one clip; returns its path.
 
-    from dfdetect.plots import _figure, _save
+    Composed with OpenCV rather than matplotlib: ~100x faster, which keeps `--explain` cheap."""
+    import cv2
 
     rows = exp.chosen or [0]
     indices = list(frame_indices) if frame_indices is not None and len(frame_indices) == len(faces) else list(range(len(faces)))
     scale = float(max(exp.cams[i].max() for i in rows))
-    fig = _figure(6.2, 0.35 + 1.9 * len(rows))
+    side, pad, text_w, head = DISPLAY_SIDE, 8, 250, 66
+    width = 2 * side + 3 * pad + text_w
+    canvas = np.full((head + len(rows) * (side + pad) + pad, width, 3), 255, np.uint8)
+    header = [title or "Grad-CAM", f"P(fake) {exp.video_prob:.2f}; explains the {exp.target} logit at {exp.layer}"]
+    _text(canvas, header, pad, 20, 0.45, 18)
+    _text(canvas, ["face"], pad + side // 2 - 16, head - 6, 0.45)
+    _text(canvas, ["Grad-CAM"], 2 * pad + side + side // 2 - 36, head - 6, 0.45)
     for r, pos in enumerate(rows):
-        face = cv2.resize(np.ascontiguousarray(faces[pos]), (DISPLAY_SIDE, DISPLAY_SIDE), interpolation=cv2.INTER_AREA)
+        y = head + r * (side + pad)
+        face = cv2.resize(np.ascontiguousarray(faces[pos]), (side, side), interpolation=cv2.INTER_AREA)
+        canvas[y:y + side, pad:pad + side] = face
+        canvas[y:y + side, 2 * pad + side:2 * pad + 2 * side] = overlay(face, exp.cams[pos], scale)
         prob = float(exp.frame_probs[pos]) if exp.frame_probs.size else None
-        for c, image in enumerate((face, overlay(face, exp.cams[pos], scale))):
-            ax = fig.add_subplot(len(rows), 3, 3 * r + c + 1)
-            ax.imshow(image)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if r == 0:
-                ax.set_title("face" if c == 0 else "Grad-CAM", fontsize=9)
-        ax = fig.add_subplot(len(rows), 3, 3 * r + 3)
-        ax.axis("off")
-        ax.text(0.0, 0.5, _row_label(int(indices[pos]), fps, prob), fontsize=9, va="center")
-    head = title + (" · " if title else "") + f"P(fake) {exp.video_prob:.2f} · explains the {exp.target} logit at {exp.layer}"
-    fig.suptitle(head, fontsize=8)
-    return _save(fig, path)
+        _text(canvas, _row_label(int(indices[pos]), fps, prob), 3 * pad + 2 * side + 6, y + side // 2 - 18)
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(p), cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"{p}: cannot write the explanation PNG")
+    return p
 
 
 def unique_stem(path: str, taken: set[str]) -> str:
