@@ -112,6 +112,8 @@ def illustrate(mistake: Mistake, threshold: float, explainer: Callable[[np.ndarr
                 best = exp.chosen[0] if exp.chosen else pos
                 face = np.asarray(faces[best])
                 mistake.images[f"Grad-CAM, frame {best}"] = array_uri(overlay(face, exp.cams[best], float(exp.cams[best].max())))
+                if not exp.cams[best].max() > 0:  # all-blue: say so rather than let it look like "nowhere"
+                    mistake.note = "Grad-CAM is zero on this frame (no positive evidence at the explained layer)"
             except Exception as exc:  # a report never fails for want of a heat map
                 mistake.note = f"no heat map: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
     if len(mistake.frame_scores):

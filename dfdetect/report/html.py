@@ -29,6 +29,7 @@ th,td{border:1px solid #ddd;padding:3px 7px;text-align:right;white-space:nowrap}
 th{background:#f3f3f3} td.l,th.l{text-align:left}
 tr.repeats td{background:#fafaf0}
 .ci{color:#777;font-size:11px}
+td.wrap{white-space:normal;word-break:break-all;max-width:900px}
 .figs img{max-width:48%;margin-right:1%;vertical-align:top}
 .cm{display:inline-block;margin:0 18px 12px 0;vertical-align:top}
 .cm td.hit{background:#e6f4e6} .cm td.miss{background:#fbe9e9}
@@ -105,7 +106,7 @@ def kv_table(items: Mapping[str, Any]) -> str:
     rows = []
     for k, v in items.items():
         text = json.dumps(v, sort_keys=True, default=str) if isinstance(v, (dict, list, tuple)) else str(v)
-        rows.append(f'<tr><th class="l">{esc(k)}</th><td class="l">{esc(text)}</td></tr>')
+        rows.append(f'<tr><th class="l">{esc(k)}</th><td class="l wrap">{esc(text)}</td></tr>')
     return "<table>" + "".join(rows) + "</table>"
 
 
