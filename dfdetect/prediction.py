@@ -52,6 +52,8 @@ class VideoPrediction:
     detected: list[bool] = field(default_factory=list, repr=False)
     extract_seconds: float = 0.0
     model_seconds: float = 0.0
+    fps: float = 0.0
+    face_stack: Any = field(default=None, repr=False)  # (N, S, S, 3) uint8, kept only for --explain
 
     @property
     def failed(self) -> bool:
@@ -180,6 +182,7 @@ class Predictor:
         self.scorer = StackScorer(self.model, self.config, self.device, self.options.aggregate, self.options.batch_size)
         self.extract_options = build_extract_options(self.config, **{"device": self.options.device, **(extract_overrides or {})})
         self._detector = None
+        self.keep_faces = False  # --explain sets it: the stack then rides along on each prediction
 
     @property
     def detector(self):
@@ -225,7 +228,8 @@ class Predictor:
         verdict = "fake" if prob >= self.options.threshold else "real"
         return VideoPrediction(path, float(prob), verdict, n_sampled or len(ex.faces), n_faces, "ok", "",
                                indices, [float(p) for p in frame_probs], detected,
-                               extract_seconds, model_seconds)
+                               extract_seconds, model_seconds, float(getattr(ex, "fps", 0.0) or 0.0),
+                               ex.faces if self.keep_faces else None)
 
     def predict_many(self, paths: Iterable[str]) -> Iterator[VideoPrediction]:
         for path in paths:

@@ -243,6 +243,9 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
         result.test_auc[label] = next((r.get("auc") for r in report.summary_rows() if r["set"] == "test"), None)
     timings["total"] = time.perf_counter() - started
     _write_outputs(result, reports)
+    from dfdetect.report import write_benchmark_report
+
+    write_benchmark_report(result, reports, options)  # OUT/report.html, one self-contained page
     return result
 
 

@@ -32,6 +32,8 @@ def command(
     reference_positive: Annotated[Optional[str], typer.Option(
         "--reference-positive", help="What a reference-code checkpoint's output means (real or fake) when it has no label_map.",
         show_default=False)] = None,
+    report_html: Annotated[Optional[Path], typer.Option(
+        "--report", help="Write one self-contained HTML report (metrics, plots, confident mistakes with heat maps).")] = None,
     device: DeviceOption = "auto",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Windows of T frames per forward pass.")] = 8,
 ) -> None:
@@ -51,7 +53,7 @@ def command(
         raise UsageError(f"--threshold {threshold} is outside [0, 1]")
     check_aggregate(aggregate)
     validate_device_string(device)
-    _check_files(test_csvs, out, scores, plot)
+    _check_files(test_csvs, out, scores, plot, report_html)
     options = EvalOptions(threshold=threshold, aggregate=aggregate, device=device, batch_size=batch_size)
     report = evaluate(run, test_csvs, options, reference_positive=reference_positive)
     model = report.config.get("model", "model")
@@ -65,9 +67,14 @@ def command(
     if plot:
         paths = write_eval_plots(report, plot)
         console.info("plots: " + ", ".join(str(p) for p in paths))
+    if report_html:
+        from dfdetect.report import write_eval_report
+
+        console.info(f"report: {write_eval_report(report, report_html, options)}")
 
 
-def _check_files(test_csvs: List[Path], out: Optional[Path], scores: Optional[Path], plot: Optional[Path]) -> None:
+def _check_files(test_csvs: List[Path], out: Optional[Path], scores: Optional[Path], plot: Optional[Path],
+                 report_html: Optional[Path] = None) -> None:
     """Inputs readable and outputs writable before the model scores anything."""
     from dfdetect.evaluation import EVAL_COLUMNS
     from dfdetect.manifest import read_manifest
@@ -77,7 +84,7 @@ def _check_files(test_csvs: List[Path], out: Optional[Path], scores: Optional[Pa
         check_input_file(path, "a test CSV written by `dfdetect split` (SPLITS/test.csv, SPLITS/test_1to10.csv, ...)")
         if read_manifest(path, required=EVAL_COLUMNS).empty:
             raise DfdetectError(f"{path}: holds no videos; nothing to evaluate (re-run `dfdetect split`, or drop it)")
-    for path, option in ((out, "--out"), (scores, "--scores")):
+    for path, option in ((out, "--out"), (scores, "--scores"), (report_html, "--report")):
         if path is not None:
             check_output_file(path, option)
     if plot is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, List, Optional
 
@@ -41,6 +42,9 @@ def command(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the results to this file (.csv, .json or .jsonl).")] = None,
     frames_out: Annotated[Optional[Path], typer.Option(
         "--frames-out", help="Write a per-frame score timeline (CSV + PNG) per video into this folder.")] = None,
+    explain: Annotated[Optional[Path], typer.Option(
+        "--explain", help="Write a Grad-CAM heat-map PNG per video (the frames that drive the verdict) into this folder.")] = None,
+    explain_frames: Annotated[int, typer.Option("--explain-frames", min=1, help="Frames shown per video with --explain.")] = 6,
     fail_on_fake: Annotated[bool, typer.Option("--fail-on-fake", help="Exit with code 3 when any video is judged fake.")] = False,
     detector: Annotated[Optional[str], typer.Option("--detector", help="Face detector.", show_default="the checkpoint's, else dlib")] = None,
     detector_model: Annotated[Optional[str], typer.Option("--detector-model", help="Weights file for detectors that need one.")] = None,
@@ -90,6 +94,12 @@ def command(
         reference_positive=reference_positive,
     )
     predictor.detector  # noqa: B018 -- a bad --detector is a usage error now, not an error row per video
+    if explain:
+        from dfdetect.explain.video import check_explainable, explain_prediction
+
+        check_explainable(predictor)  # a model without a layer to explain fails before any video
+        predictor.keep_faces = True
+    explain_seconds, explained, explain_taken = 0.0, 0, set()
     summary = PredictSummary()
     taken: set[str] = set()  # timeline file names used in this batch
     writers = [ResultWriter(sys.stdout, stdout_format)]
@@ -109,6 +119,10 @@ def command(
                     w.add(pred)
                 if frames_out:
                     write_frame_timeline(pred, frames_out, threshold, taken)
+                if explain:
+                    start = time.perf_counter()
+                    explained += explain_prediction(predictor, pred, explain, explain_frames, explain_taken) is not None
+                    explain_seconds += time.perf_counter() - start
                 progress.update(task, advance=1, status=Path(pred.path).name)
         for w in writers:
             w.close()
@@ -128,6 +142,7 @@ def command(
         f"{summary.n_videos} video(s): {summary.n_fake} fake, {summary.n_real} real, {summary.n_failed} failed · "
         f"extract {summary.extract_seconds / n:.2f}s, model {summary.model_seconds / n:.2f}s per video"
         + (f" · results: {out}" if out else "") + (f" · timelines: {frames_out}" if frames_out else "")
+        + (f" · explain +{explain_seconds / max(explained, 1):.2f}s per video: {explain}" if explain else "")
     )
     code = summary.exit_code(fail_on_fake)
     if code:

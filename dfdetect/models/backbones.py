@@ -141,6 +141,26 @@ class FrameBackbone(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
+    @property
+    def cam_layer(self) -> str | None:
+        """Dotted name (under this module) of the last convolutional stage, for Grad-CAM."""
+        return last_stage_name(self.net)
+
+
+def last_stage_name(net: nn.Module, prefix: str = "net") -> str | None:
+    """The last spatial stage of a torchvision ResNet (layer4) or a timm CNN (its feature_info),
+    None for networks without one (ViTs)."""
+    if hasattr(net, "layer4"):
+        return f"{prefix}.layer4"
+    info = getattr(net, "feature_info", None)
+    try:
+        module = info[-1]["module"] if info else None
+    except (TypeError, KeyError, IndexError):
+        module = None
+    if not module or getattr(net, "is_transformer", False) or hasattr(net, "blocks") and hasattr(net, "cls_token"):
+        return None
+    return f"{prefix}.{module}"
+
 
 def build_frame_backbone(name: str, pretrained: bool, weights_path: str | None = None) -> FrameBackbone:
     """torchvision ResNets by name, else any timm model (with its classifier removed)."""

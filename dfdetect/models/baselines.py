@@ -16,6 +16,7 @@ from dfdetect.models.backbones import (
     FrameClassifier,
     build_frame_backbone,
     build_timm,
+    last_stage_name,
     load_local_weights,
     resnet_trunk,
     set_model_meta,
@@ -48,6 +49,8 @@ def cnn(
 ) -> nn.Module:
     body = build_frame_backbone(backbone, pretrained, weights_path)
     model = FrameClassifier(LinearProbe(body, body.feat_dim, dropout))
+    stage = body.cam_layer  # Grad-CAM (predict --explain): the backbone's last stage
+    model.cam_layer = f"net.backbone.{stage}" if stage else None
     return set_model_meta(
         model, name="cnn", img_size=img_size, frames=frames, mean=body.mean, std=body.std,
         pretrained=pretrained, weights_path=weights_path, options={"backbone": backbone, "dropout": float(dropout)},
@@ -74,8 +77,10 @@ def xception(
     if weights_path:
         load_local_weights(net, weights_path)
     mean, std = timm_mean_std(net)
+    wrapped = FrameClassifier(net)
+    wrapped.cam_layer = last_stage_name(net, "net")  # Grad-CAM: the last conv stage
     return set_model_meta(
-        FrameClassifier(net), name="xception", img_size=img_size, frames=frames, mean=mean, std=std,
+        wrapped, name="xception", img_size=img_size, frames=frames, mean=mean, std=std,
         pretrained=pretrained, weights_path=weights_path, options={"dropout": float(dropout)},
     )
 
@@ -123,8 +128,10 @@ def fwa(
     if not level_list or min(level_list) < 1:
         raise DfdetectError(f"fwa levels must be positive integers like '1,2,6', not '{levels}'")
     net = SPPNet(backbone, pretrained, weights_path, level_list, dropout)
+    wrapped = FrameClassifier(net)
+    wrapped.cam_layer = "net.features"  # Grad-CAM: the ResNet trunk's last stage, before the SPP
     return set_model_meta(
-        FrameClassifier(net), name="fwa", img_size=img_size, frames=frames, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+        wrapped, name="fwa", img_size=img_size, frames=frames, mean=IMAGENET_MEAN, std=IMAGENET_STD,
         pretrained=pretrained, weights_path=weights_path,
         options={"backbone": backbone, "levels": ",".join(map(str, level_list)), "dropout": float(dropout)},
     )

@@ -88,9 +88,9 @@ class CapsuleForensics(nn.Module):
         self.logit_scale = nn.Parameter(torch.tensor(5.0))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # A frozen VGG (requires_grad off) builds no graph already; no .detach() here, so that
+        # Grad-CAM (predict --explain) can take gradients at the features' output.
         feats = self.features(x)
-        if self.freeze_features:
-            feats = feats.detach()
         u = squash(torch.stack([cap(feats) for cap in self.primary], dim=1), dim=-1)  # (N, caps, 8)
         lengths = self.routing(u).norm(dim=-1)  # (N, 2): real, fake
         return (self.logit_scale * (lengths[:, 1] - lengths[:, 0])).unsqueeze(1)
@@ -108,8 +108,10 @@ def capsule(
 ) -> nn.Module:
     freeze = bool(pretrained or weights_path) if freeze is None else bool(freeze)
     net = CapsuleForensics(pretrained, weights_path, int(capsules), int(iterations), freeze)
+    wrapped = FrameClassifier(net)
+    wrapped.cam_layer = "net.features"  # Grad-CAM: VGG-19 up to relu3_4, what the capsules read
     return set_model_meta(
-        FrameClassifier(net), name="capsule", img_size=img_size, frames=frames, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+        wrapped, name="capsule", img_size=img_size, frames=frames, mean=IMAGENET_MEAN, std=IMAGENET_STD,
         pretrained=pretrained, weights_path=weights_path,
         options={"capsules": int(capsules), "iterations": int(iterations), "freeze": freeze},
     )

@@ -88,6 +88,7 @@ def crnn(
     if temporal not in ("gru", "lstm"):
         raise DfdetectError(f"crnn --temporal must be gru (ConvGRU) or lstm (ConvLSTM), not '{temporal}'")
     model = ConvRecurrentNet(backbone, temporal, int(hidden), upto, float(dropout), pretrained, weights_path)
+    model.cam_layer = "trunk"  # Grad-CAM: the per-frame ResNet maps the ConvGRU reads
     return set_model_meta(
         model, name="crnn", img_size=img_size, frames=frames, mean=IMAGENET_MEAN, std=IMAGENET_STD,
         pretrained=pretrained, weights_path=weights_path,

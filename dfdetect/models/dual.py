@@ -134,6 +134,8 @@ def dual(
     )
     model = DualLevelNet(pretrained=pretrained, weights_path=weights_path, **options)
     model.level = head  # "video", "frame" or "dual": the outputs this instance gives
+    stage = model.backbone.cam_layer  # Grad-CAM (predict --explain): the last backbone stage
+    model.cam_layer = f"backbone.{stage}" if stage else None
     return set_model_meta(
         model, name="dual", img_size=img_size, frames=frames, mean=model.backbone.mean,
         std=model.backbone.std, pretrained=pretrained, weights_path=weights_path, options=options,

@@ -90,8 +90,10 @@ class MesoInception4(nn.Module):
 def _meso(name: str, net: nn.Module, img_size: int, frames: int, weights_path: Optional[str], dropout: float) -> nn.Module:
     if weights_path:
         load_local_weights(net, weights_path, what=name)
+    wrapped = FrameClassifier(net)
+    wrapped.cam_layer = "net.features"  # Grad-CAM: the last conv stage (before the dense head)
     return set_model_meta(
-        FrameClassifier(net), name=name, img_size=img_size, frames=frames, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+        wrapped, name=name, img_size=img_size, frames=frames, mean=IMAGENET_MEAN, std=IMAGENET_STD,
         pretrained=False, weights_path=weights_path, options={"dropout": float(dropout)},
     )
 

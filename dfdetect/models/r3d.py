@@ -50,6 +50,7 @@ def r3d(
     if arch not in VIDEO_ARCHS:
         raise DfdetectError(f"r3d arch must be one of {', '.join(VIDEO_ARCHS)}, not '{arch}'")
     model = VideoResNet(arch, pretrained, weights_path, float(dropout))
+    model.cam_layer = "net.layer4"  # Grad-CAM over (time, height, width): the last 3D stage
     return set_model_meta(
         model, name="r3d", img_size=img_size, frames=frames, mean=KINETICS_MEAN, std=KINETICS_STD,
         pretrained=pretrained, weights_path=weights_path, options={"arch": arch, "dropout": float(dropout)},

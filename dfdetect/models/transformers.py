@@ -39,8 +39,12 @@ def vit(
     if weights_path:
         load_local_weights(net, weights_path, what=variant)
     mean, std = timm_mean_std(net)
+    wrapped = FrameClassifier(net)
+    wrapped.cam_layer = None
+    wrapped.cam_unavailable = ("a ViT has no convolutional feature map for Grad-CAM (its tokens would "
+                               "need attention rollout); use resvit, cnn or dual to see heat maps")
     return set_model_meta(
-        FrameClassifier(net), name="vit", img_size=img_size, frames=frames, mean=mean, std=std,
+        wrapped, name="vit", img_size=img_size, frames=frames, mean=mean, std=std,
         pretrained=pretrained, weights_path=weights_path, options={"variant": variant, "dropout": float(dropout)},
     )
 
@@ -98,8 +102,10 @@ def resvit(
     if upto not in TRUNK_STRIDE:
         raise DfdetectError(f"resvit upto must be one of {', '.join(TRUNK_STRIDE)}, not '{upto}'")
     net = ResViT(backbone, upto, int(img_size), int(dim), int(depth), int(heads), float(dropout), pretrained, weights_path)
+    wrapped = FrameClassifier(net)
+    wrapped.cam_layer = "net.stem"  # Grad-CAM: the ResNet stem's map, whose cells are the tokens
     return set_model_meta(
-        FrameClassifier(net), name="resvit", img_size=img_size, frames=frames, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+        wrapped, name="resvit", img_size=img_size, frames=frames, mean=IMAGENET_MEAN, std=IMAGENET_STD,
         pretrained=pretrained, weights_path=weights_path,
         options={"backbone": backbone, "upto": upto, "dim": int(dim), "depth": int(depth), "heads": int(heads), "dropout": float(dropout)},
     )
