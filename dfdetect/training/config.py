@@ -17,7 +17,7 @@ SCHEDULES = ("none", "cosine", "step")
 RESUME_LOCKED = (
     "train_csv", "val_csv", "model", "loss", "backbone", "temporal", "head", "hidden", "layers", "frequency",
     "frames", "img_size", "batch_size", "lr", "alpha", "gamma", "p", "beta", "pos_weight", "balance",
-    "augment", "schedule", "clip_grad", "pretrained", "weights", "init_from", "seed",
+    "augment", "schedule", "clip_grad", "freeze", "pretrained", "weights", "init_from", "seed",
 )
 # Options that change on resume without harm.
 RESUME_FREE = ("epochs", "early_stop", "workers", "device")
@@ -55,6 +55,7 @@ class TrainConfig:
     pos_weight: float | None = None
     schedule: str = "none"
     clip_grad: float | None = None
+    freeze: int = 0  # stem + first K backbone stages kept fixed (dfdetect/models/freezing.py)
     early_stop: int | None = None
     # weights
     pretrained: bool = True
@@ -95,6 +96,7 @@ class TrainConfig:
             (self.p > 0, "--p must be > 0"),
             (self.pos_weight is None or self.pos_weight > 0, "--pos-weight must be > 0"),
             (self.clip_grad is None or self.clip_grad > 0, "--clip-grad must be > 0"),
+            (self.freeze >= 0, "--freeze must be >= 0"),
             (self.early_stop is None or self.early_stop >= 1, "--early-stop must be >= 1"),
             (self.workers is None or self.workers >= 0, "--workers must be >= 0"),
             (self.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}"),

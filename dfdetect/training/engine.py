@@ -155,6 +155,12 @@ class Trainer:
             source = init_weights_from(model, c.init_from, c.reference_positive)
             if self.main:
                 console.info(f"initialised weights from {c.init_from} ({source})")
+        if c.freeze:
+            from dfdetect.models.freezing import freeze_stages
+
+            frozen = freeze_stages(model, c.freeze)
+            if self.main:
+                console.info(f"--freeze {c.freeze}: {frozen:,} backbone parameters kept fixed")
         # channels_last pays on CUDA (tensor cores); 5-D (video) convs cannot use it
         self.channels_last = self.device.type == "cuda" and all(p.dim() != 5 for p in model.parameters())
         model.to(self.device)

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 def make_optimizer(model: "nn.Module", config: TrainConfig) -> "torch.optim.Optimizer":
     import torch
 
-    return torch.optim.Adam(model.parameters(), lr=config.lr)
+    # frozen parameters (--freeze) are left out, so Adam keeps no state for them
+    return torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr)
 
 
 def make_scheduler(optimizer: "torch.optim.Optimizer", config: TrainConfig) -> Any:
