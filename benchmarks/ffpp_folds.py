@@ -22,7 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 # name -> TrainConfig fields. Shared: 128 px input, 8 frames per clip, Adam with cosine decay.

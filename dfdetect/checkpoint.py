@@ -67,7 +67,11 @@ def save_checkpoint(
 
 
 def resolve_checkpoint(path_or_run: str | os.PathLike[str]) -> Path:
-    """A file is used as is; a RUN directory means RUN/best.ckpt."""
+    """A file is used as is; a RUN directory means RUN/best.ckpt; `default` is the bundled model."""
+    from dfdetect.default_model import default_checkpoint, is_default
+
+    if is_default(path_or_run):
+        return default_checkpoint()
     p = Path(path_or_run)
     if p.is_dir():
         best = p / BEST

@@ -90,14 +90,11 @@ class PredictSummary:
 
 
 def resolve_checkpoint(checkpoint: str | os.PathLike[str] | None) -> str:
-    """--checkpoint, else $DFDETECT_CHECKPOINT, else a usage error that says how to get one."""
+    """--checkpoint, else $DFDETECT_CHECKPOINT, else the bundled default model (`default`)."""
+    from dfdetect.default_model import DEFAULT_NAME
+
     value = str(checkpoint) if checkpoint else os.environ.get(CHECKPOINT_ENV, "").strip()
-    if not value:
-        raise UsageError(
-            f"no checkpoint: pass --checkpoint RUN (a run folder or .ckpt file) or set {CHECKPOINT_ENV}; "
-            "train one with `dfdetect train`, or run `dfdetect benchmark` for a demo model"
-        )
-    return value
+    return value or DEFAULT_NAME
 
 
 def expand_inputs(args: Sequence[str], stdin: TextIO | None = None) -> list[str]:

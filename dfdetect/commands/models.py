@@ -70,6 +70,7 @@ def command(
     console.stdout.print(options)
     if pattern == "*":
         _print_backbones()
+        _print_bundled()
         from dfdetect.detectors import DETECTORS
         from dfdetect.losses import LOSSES
 
@@ -106,4 +107,25 @@ def _print_backbones() -> None:
         else:
             where = "download on first --pretrained"
         table.add_row(row["backbone"], "yes" if row["offline"] else "no", where)
+    console.stdout.print(table)
+
+
+def _print_bundled() -> None:
+    """The checkpoint that ships with the package (`--checkpoint default`, predict's fallback)."""
+    from rich.table import Table
+
+    from dfdetect.default_model import ASSETS, CHECKPOINT_FILE, metadata
+
+    table = Table(title="bundled checkpoint (predict/eval --checkpoint default; predict's fallback)", title_justify="left")
+    for column in ("name", "model", "trained on", "out-of-fold AUC"):
+        table.add_column(column, no_wrap=column == "name")
+    try:
+        meta = metadata()
+    except Exception as exc:  # a broken install: say so in the table rather than fail the listing
+        table.add_row("default", "unavailable", str(exc).splitlines()[0], "")
+    else:
+        auc = meta.get("oof_auc")
+        quality = f"{auc['auc']:.2f} [{auc['lo']:.2f}, {auc['hi']:.2f}]" if auc else "n/a"
+        size = (ASSETS / CHECKPOINT_FILE).stat().st_size / 1e6 if (ASSETS / CHECKPOINT_FILE).is_file() else 0
+        table.add_row("default", f"{meta.get('model', '?')} ({size:.1f} MB)", meta.get("trained_on", "?"), quality)
     console.stdout.print(table)

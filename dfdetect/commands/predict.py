@@ -163,7 +163,14 @@ def _checkpoint(checkpoint: Optional[str]) -> str:
     """--checkpoint or $DFDETECT_CHECKPOINT, which must exist: a missing one is a usage error (exit 2)."""
     from dfdetect.prediction import CHECKPOINT_ENV, resolve_checkpoint
 
+    from dfdetect.default_model import default_checkpoint, describe, is_default
+
     value = resolve_checkpoint(checkpoint)
+    if is_default(value):
+        default_checkpoint()  # checksum first: a corrupted copy stops here, before any video
+        if not checkpoint and not os.environ.get(CHECKPOINT_ENV, "").strip():
+            console.info(describe())  # once per run, not per video
+        return value
     where = f"--checkpoint {value}" if checkpoint else f"{CHECKPOINT_ENV}={value}"
     try:
         found = Path(value).exists()
