@@ -70,7 +70,7 @@ def run_fold(name: str, recipe: dict, fold: Path, run_dir: Path, held_out: str |
     """Train one recipe on one fold and score its test set; cached in run_dir/oof.csv."""
     from dfdetect.checkpoint import load_model
     from dfdetect.evaluation import EvalOptions, evaluate_model
-    from dfdetect.training import TrainConfig, train
+    from dfdetect.training import TrainConfig, resume_config, train
 
     cached = run_dir / "oof.csv"
     if cached.is_file():
@@ -85,10 +85,13 @@ def run_fold(name: str, recipe: dict, fold: Path, run_dir: Path, held_out: str |
     started = time.perf_counter()
     config = TrainConfig(train_csv=str(train_csv), val_csv=str(val_csv), out=str(run_dir / "train"),
                          device="cpu", workers=2, seed=seed, **{**COMMON, **recipe})
-    train(config)
+    metrics = run_dir / "train" / "metrics.csv"
+    done = metrics.is_file() and len(pd.read_csv(metrics)) >= config.epochs
+    if not done:  # a killed fold resumes from its last.ckpt
+        train(resume_config(run_dir / "train") if (run_dir / "train" / "last.ckpt").is_file() else config)
     model, cfg = load_model(run_dir / "train", device="cpu")
     report = evaluate_model(model, cfg, [test_csv], EvalOptions(device="cpu"))
-    result = report.results[0]
+    result = report.sets[0]
     df = pd.DataFrame({"video_id": result.video_ids, "label": result.labels, "prob": result.video_scores,
                        "fold": fold.name, "seconds": time.perf_counter() - started})
     df.to_csv(cached, index=False)
