@@ -118,7 +118,7 @@ def _print_bundled() -> None:
 
     table = Table(title="bundled checkpoint (predict/eval --checkpoint default; predict's fallback)", title_justify="left")
     for column in ("name", "model", "trained on", "out-of-fold AUC"):
-        table.add_column(column, no_wrap=column == "name")
+        table.add_column(column, no_wrap=column == "name", overflow="fold")
     try:
         meta = metadata()
     except Exception as exc:  # a broken install: say so in the table rather than fail the listing
