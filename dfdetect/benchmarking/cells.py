@@ -103,7 +103,7 @@ def run_cell(spec: CellSpec, threads: int | None = None) -> dict[str, Any]:
     )
     if (spec.run_dir / "config.json").is_file():  # this cell from an earlier benchmark into the same --out
         shutil.rmtree(spec.run_dir)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     with silent_stderr():
         # The engine's loop without its per-epoch checkpoint files: hundreds of cells would
         # otherwise write gigabytes. The model after the last epoch is scored (no selection).
@@ -118,7 +118,8 @@ def run_cell(spec: CellSpec, threads: int | None = None) -> dict[str, Any]:
     m = test.metrics
     return {"auc": m.get("auc"), "frame_auc": m.get("frame_auc"), "ap": m.get("ap"),
             "test_real": m["n_real"], "test_fake": m["n_fake"], "final_train_loss": losses[-1],
-            "train_s": round(train_s, 2), "eval_s": round(time.perf_counter() - start, 2)}
+            "train_s": round(train_s, 2), "eval_s": round(time.perf_counter() - start, 2),
+            "cpu_s": round(time.process_time() - cpu_start, 2)}  # this process's CPU time: wall time lies on a busy machine
 
 
 def resolve_threads(jobs: int) -> int | None:
