@@ -129,8 +129,9 @@ def resolve_threads(jobs: int) -> int | None:
 
 
 def run_pool(fn: Callable[..., Any], tasks: Sequence[tuple], jobs: int,
-             on_done: Callable[[int, Any], None] | None = None) -> list[Any]:
-    """fn(*task, threads) for every task, `jobs` processes at a time; results in task order."""
+             on_done: Callable[[int, Any], None] | None = None, cost: Sequence[float] | None = None) -> list[Any]:
+    """fn(*task, threads) for every task, `jobs` processes at a time; results in task order.
+    With `cost`, a pool starts the costliest tasks first (a long last task would run alone)."""
     threads = resolve_threads(jobs)
     results: list[Any] = [None] * len(tasks)
     if jobs <= 1 or len(tasks) <= 1:
@@ -149,7 +150,8 @@ def run_pool(fn: Callable[..., Any], tasks: Sequence[tuple], jobs: int,
     from multiprocessing import get_context
 
     with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(fn, *task, threads): i for i, task in enumerate(tasks)}
+        order = sorted(range(len(tasks)), key=lambda i: -cost[i]) if cost else range(len(tasks))
+        futures = {pool.submit(fn, *tasks[i], threads): i for i in order}
         for future in as_completed(futures):
             i = futures[future]
             results[i] = future.result()

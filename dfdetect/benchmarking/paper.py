@@ -153,7 +153,7 @@ def run_paper_protocol(options: PaperOptions) -> PaperResult:
         console.info(f"[{finished[0]}/{len(cells)}] {m['model']}+{m['loss']} {m['ratio']} seed {m['seed']}: "
                      f"AUC {'n/a' if auc is None else f'{auc:.3f}'} ({row['train_s']:.0f}s train)")
 
-    outcomes = run_pool(run_cell, cells, jobs, on_done=done)
+    outcomes = run_pool(run_cell, cells, jobs, on_done=done, cost=[m["real_per_fake"] for m in meta])
     result.timings["cells"] = time.perf_counter() - train_start
     result.rows = [{**m, **o} for m, o in zip(meta, outcomes)]
     result.summary = summarise(result.rows)
