@@ -81,7 +81,7 @@ def test_pool_is_cached_and_invalidated_when_parameters_change(small_pool, monke
 def paper_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     base = tmp_path_factory.mktemp("paper")
     args = ["benchmark", "--protocol", "paper", "--ratios", "1:2,1:4", "--models", "meso4", "--losses", "bce,auc+fb",
-            "--seeds", "2", "--steps", "3", "--epochs", "1", "--batch-size", "8", "--frames", "2", "--jobs", "1",
+            "--seeds", "2", "--steps", "3", "--epochs", "1", "--batch-size", "8", "--frames", "2", "--jobs", "2",
             "--device", "cpu", "--seed", "5"]
     env = {**ENV, "DFDETECT_CACHE": str(base / "cache")}
     first = CliRunner().invoke(app, [*args, "--out", str(base / "one")], env=env)
