@@ -17,7 +17,8 @@ SCHEDULES = ("none", "cosine", "step")
 RESUME_LOCKED = (
     "train_csv", "val_csv", "model", "loss", "backbone", "temporal", "head", "hidden", "layers", "frequency",
     "frames", "img_size", "batch_size", "lr", "alpha", "gamma", "p", "beta", "pos_weight", "balance",
-    "augment", "schedule", "clip_grad", "freeze", "pretrained", "weights", "init_from", "seed",
+    "fake_per_batch", "samples_per_epoch", "augment", "schedule", "clip_grad", "freeze", "pretrained", "weights",
+    "init_from", "seed",
 )
 # Options that change on resume without harm.
 RESUME_FREE = ("epochs", "early_stop", "workers", "device")
@@ -43,6 +44,9 @@ class TrainConfig:
     img_size: int | None = None  # None: the model's input_cfg["img_size"]
     augment: list[str] = field(default_factory=lambda: ["flip", "color"])
     balance: bool = False
+    # batch class mix (training/samplers.py): k fakes in every batch; None/0 = plain shuffle
+    fake_per_batch: int | None = None
+    samples_per_epoch: int | None = None  # None: one pass over the training set
     workers: int | None = None  # None: min(4, cpu count)
     # optimisation (paper defaults: Adam, lr 1e-4, 20 epochs, batch 16)
     epochs: int = 20
@@ -99,6 +103,11 @@ class TrainConfig:
             (self.freeze >= 0, "--freeze must be >= 0"),
             (self.early_stop is None or self.early_stop >= 1, "--early-stop must be >= 1"),
             (self.workers is None or self.workers >= 0, "--workers must be >= 0"),
+            (not self.fake_per_batch or 0 < self.fake_per_batch < self.batch_size,
+             "--fake-per-batch must be between 1 and --batch-size - 1"),
+            (not ((self.fake_per_batch or self.samples_per_epoch) and self.balance),
+             "--balance cannot be combined with --fake-per-batch or --samples-per-epoch; pick one"),
+            (self.samples_per_epoch is None or self.samples_per_epoch >= 1, "--samples-per-epoch must be >= 1"),
             (self.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}"),
         ]
         for ok, message in checks:

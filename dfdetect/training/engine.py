@@ -114,7 +114,13 @@ class Trainer:
         workers = default_workers() if c.workers is None else c.workers
         pin = self.device.type == "cuda"
         shard = dict(num_replicas=self.dist.world_size, rank=self.dist.rank)
-        self.train_sampler = EpochSampler(len(self.train_set), shuffle=True, seed=c.seed, weights=weights, **shard)
+        if c.fake_per_batch or c.samples_per_epoch:
+            from dfdetect.training.samplers import ClassMixSampler
+
+            self.train_sampler = ClassMixSampler(self.train_set.labels(), c.batch_size, fakes_per_batch=c.fake_per_batch or 0,
+                                                 samples_per_epoch=c.samples_per_epoch, seed=c.seed, **shard)
+        else:
+            self.train_sampler = EpochSampler(len(self.train_set), shuffle=True, seed=c.seed, weights=weights, **shard)
         self.train_loader = make_loader(self.train_set, self.train_sampler, c.batch_size, workers, pin)
         self.val_loader = None
         self.select_on = "val_video_auc"
