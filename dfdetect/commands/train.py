@@ -59,6 +59,7 @@ def command(
     schedule: Annotated[str, typer.Option("--schedule", help="none, cosine or step (x0.1 every third of the run).", rich_help_panel=_OPTIM)] = "none",
     clip_grad: Annotated[Optional[float], typer.Option("--clip-grad", help="Clip the gradient norm to this value.", rich_help_panel=_OPTIM)] = None,
     early_stop: Annotated[Optional[int], typer.Option("--early-stop", help="Stop after N epochs without improvement.", rich_help_panel=_OPTIM)] = None,
+    fake_per_batch: Annotated[Optional[int], typer.Option("--fake-per-batch", help="Put exactly K fakes in every batch (imbalanced data: the AUC loss needs pairs).", rich_help_panel=_OPTIM)] = None,
     freeze: Annotated[int, typer.Option("--freeze", min=0, help="Keep the backbone's stem and first K stages fixed (small data; faster on a CPU).", rich_help_panel=_MODEL)] = 0,
     pretrained: Annotated[bool, typer.Option("--pretrained/--no-pretrained", help="Start from ImageNet weights.", rich_help_panel=_MODEL)] = True,
     weights: Annotated[Optional[str], typer.Option("--weights", help="Local backbone state dict instead of a download.", rich_help_panel=_MODEL)] = None,
@@ -83,7 +84,7 @@ def command(
         hidden=hidden, layers=layers, frequency=frequency, frames=frames, img_size=img_size,
         augment=list(parse_augment(augment)), balance=balance, workers=workers, epochs=epochs, batch_size=batch_size,
         lr=lr, alpha=alpha, gamma=gamma, p=p, beta=beta, pos_weight=pos_weight, schedule=schedule,
-        clip_grad=clip_grad, early_stop=early_stop, freeze=freeze, pretrained=pretrained, weights=weights, init_from=init_from,
+        clip_grad=clip_grad, early_stop=early_stop, freeze=freeze, fake_per_batch=fake_per_batch, pretrained=pretrained, weights=weights, init_from=init_from,
         reference_positive=reference_positive, out=out, device=device, seed=seed,
     )
     if resume:
