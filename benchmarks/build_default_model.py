@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--recipe", default="cnn-lite0-sbi", choices=sorted(RECIPES))
     ap.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--skip-train", action="store_true", help="re-ship WORK's finished run (metadata, prior shift)")
     args = ap.parse_args(argv)
 
     import torch
@@ -58,15 +60,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.epochs:
         recipe["epochs"] = args.epochs
     run = args.work / f"default-{args.recipe}"
-    train(TrainConfig(train_csv=str(splits / "train.csv"), val_csv=str(splits / "val.csv"), out=str(run),
-                      device="cpu", workers=2, seed=args.seed, **recipe))
+    if not (args.skip_train and (run / "best.ckpt").is_file()):
+        train(TrainConfig(train_csv=str(splits / "train.csv"), val_csv=str(splits / "val.csv"), out=str(run),
+                          device="cpu", workers=2, seed=args.seed, **recipe))
 
     ckpt = read_checkpoint(run / "best.ckpt")
     ckpt.pop("train_state", None)  # optimizer state is for --resume, not for shipping
+    # Prior shift: training saw more fakes than reals (the FF++ fakes plus one self-blended fake per
+    # real clip), so the raw sigmoid leans to "fake" on every input. Subtracting the training prior's
+    # log-odds from the output bias gives P(fake) for an even prior: 0.5 means no evidence either way.
+    labels = pd.read_csv(splits / "train.csv")["label"].astype(int)
+    n_real = int((labels == 0).sum())
+    n_fake = int((labels == 1).sum()) + (n_real if {"sbi", "xray"} & set(recipe.get("augment", [])) else 0)
+    log_odds = math.log(n_fake / n_real)
+    heads = [k for k in ("net.fc.bias", "frame_head.bias", "video_head.bias") if k in ckpt["state_dict"]]
+    for key in heads:
+        ckpt["state_dict"][key] = ckpt["state_dict"][key].float() - log_odds
     ckpt["state_dict"] = {k: (v.half() if v.is_floating_point() else v) for k, v in ckpt["state_dict"].items()}
     config = json.loads(ckpt["config"])
     config["bundled"] = {"recipe": args.recipe, "trained_on": TRAINED_ON, "date": dt.date.today().isoformat(),
-                         "data_licence": LICENCE}
+                         "data_licence": LICENCE, "prior_log_odds_removed": round(log_odds, 4)}
     ckpt["config"] = json.dumps(config, sort_keys=True)
     ASSETS.mkdir(parents=True, exist_ok=True)
     target = ASSETS / CHECKPOINT_FILE
@@ -87,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         "extraction": {"detector": "dlib", "frames": 32, "scale": 1.3, "size": 160},
         "date": dt.date.today().isoformat(),
         "oof_auc": oof,
+        "train_items": {"real": n_real, "fake": n_fake},
+        "prior_log_odds_removed": round(log_odds, 4),
         "sha256": sha256_of(target),
         "bytes": target.stat().st_size,
     }
