@@ -122,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only-fold", type=int, default=None, help="run just this fold (e.g. the held-out one)")
     ap.add_argument("--cross", action="store_true", help="cross-manipulation: train without one method, test on it")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--report-only", action="store_true",
+                    help="train nothing: summarise the finished WORK/oof_*.csv of the chosen recipes")
     args = ap.parse_args(argv)
 
     import torch
@@ -131,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in RECIPES]
     if unknown:
         ap.error(f"unknown recipe {unknown[0]}; choose from {', '.join(RECIPES)}")
+    if args.report_only:
+        return report(args.work, names, args.cross)
     splits = prepare(args.root, args.work, args.folds, args.seed)
     fold_dirs = sorted(splits.glob("fold_*"))
     if args.only_fold is not None:
@@ -153,6 +157,23 @@ def main(argv: list[str] | None = None) -> int:
     out = args.work / ("results_cross.csv" if args.cross else "results.csv")
     table.to_csv(out, index=False)
     print(table.to_markdown(index=False, floatfmt=".3f") if _has_tabulate() else table.to_string(index=False))
+    print(f"wrote {out}")
+    return 0
+
+
+def report(work: Path, names: list[str], cross: bool) -> int:
+    """Summarise finished runs (several recipes may have been run by separate processes)."""
+    rows = []
+    for name in names:
+        for held_out in (METHODS if cross else (None,)):
+            tag = f"{name}-without-{held_out}" if held_out else name
+            path = work / f"oof_{tag}.csv"
+            if path.is_file():
+                rows.append(summarise(f"{name} (unseen {held_out})" if held_out else name, pd.read_csv(path)))
+    table = pd.DataFrame(rows)
+    out = work / ("results_cross.csv" if cross else "results.csv")
+    table.to_csv(out, index=False)
+    print(table.to_string(index=False))
     print(f"wrote {out}")
     return 0
 
