@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from _traindata import COLUMNS, make_stack
+from _traindata import make_stack
+from dfdetect.manifest import MANIFEST_COLUMNS as COLUMNS
 from dfdetect.cli import app
 
 ENV = {"COLUMNS": "250"}
