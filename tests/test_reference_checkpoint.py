@@ -166,7 +166,10 @@ def test_eval_cli_names_the_override(tmp_path):
     ref = ReferenceNet("resnet18", hidden=8, layers=1).eval()
     _save_reference(tmp_path / "ref.pth", ref)
     csv = tmp_path / "test.csv"
-    csv.write_text("video_id,label,faces_file,status\n")
+    import numpy as np
+
+    np.save(tmp_path / "v.npy", np.zeros((4, 32, 32, 3), np.uint8))
+    csv.write_text("video_id,label,faces_file,status\nv,0,v.npy,ok\n")  # a real row: the model is what fails
     result = CliRunner().invoke(app, ["eval", str(tmp_path / "ref.pth"), str(csv)], env={"COLUMNS": "300"})
     assert result.exit_code == 1
     assert "--reference-positive real|fake" in result.output
