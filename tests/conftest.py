@@ -33,6 +33,14 @@ def wide_runner(**env: str) -> CliRunner:
     return CliRunner(env={**WIDE_TERMINAL, **env})
 
 
+def error_line(result) -> str:
+    """The one `error: …` line a failed command printed (no traceback, nothing else on stderr)."""
+    assert "Traceback" not in result.output, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
 @pytest.fixture
 def runner() -> CliRunner:
     return wide_runner()

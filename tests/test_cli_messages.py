@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from _evaldata import save_tiny_checkpoint, write_test_set
 from _splitdata import plain_rows, write_manifest
 from _traindata import tiny_splits
+from conftest import error_line
 from dfdetect.cli import app
 from dfdetect.prediction import CHECKPOINT_ENV
 
@@ -29,13 +30,6 @@ TRAIN_FAST = ["--backbone", "test_resnet", "--hidden", "16", "--layers", "1", "-
 
 def invoke(*args: str, env: dict | None = None):
     return CliRunner().invoke(app, [str(a) for a in args], env={**ENV, **(env or {})})
-
-
-def error_line(result) -> str:
-    assert "Traceback" not in result.output, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from _evaldata import save_tiny_checkpoint, write_test_set
 from _traindata import TINY_MODEL, tiny_splits
+from conftest import error_line as one_line_error
 from dfdetect.cli import app
 from dfdetect.errors import DfdetectError
 from dfdetect.prediction import CHECKPOINT_ENV
@@ -33,13 +34,6 @@ TRAIN_FAST = ["--backbone", "test_resnet", "--hidden", "16", "--layers", "1", "-
 
 def invoke(*args: str):
     return CliRunner().invoke(app, [str(a) for a in args], env=ENV)
-
-
-def one_line_error(result) -> str:
-    assert "Traceback" not in result.output, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
