@@ -29,6 +29,9 @@ COMMON = dict(img_size=128, frames=8, epochs=8, lr=3e-4, schedule="cosine", batc
 LITE = dict(model="cnn", backbone="efficientnet_lite0")
 RECIPES: dict[str, dict] = {
     "cnn-lite0-sbi": {**LITE, "pretrained": True, "freeze": 3, "augment": ["flip", "color", "sbi"]},
+    # the same at the crops' native 160 px (no downscale: c23 artefacts are high-frequency), 12 epochs
+    "cnn-lite0-sbi-160": {**LITE, "pretrained": True, "freeze": 3, "augment": ["flip", "color", "sbi"],
+                          "img_size": 160, "epochs": 12},
     "cnn-lite0-sbi-auc": {**LITE, "pretrained": True, "freeze": 3, "augment": ["flip", "color", "sbi"], "loss": "auc"},
     "cnn-lite0-xray": {**LITE, "pretrained": True, "freeze": 3, "augment": ["flip", "color", "xray"]},
     "cnn-lite0-noblend": {**LITE, "pretrained": True, "freeze": 3, "augment": ["flip", "color"]},
