@@ -32,6 +32,13 @@ RECIPES: dict[str, dict] = {
     # the same at the crops' native 160 px (no downscale: c23 artefacts are high-frequency), 12 epochs
     "cnn-lite0-sbi-160": {**LITE, "pretrained": True, "freeze": 3, "augment": ["flip", "color", "sbi"],
                           "img_size": 160, "epochs": 12},
+    "cnn-lite0-sbi-160-e24": {**LITE, "pretrained": True, "freeze": 3, "augment": ["flip", "color", "sbi"],
+                              "img_size": 160, "epochs": 24},
+    "cnn-lite2-sbi-160": {"model": "cnn", "backbone": "efficientnet_lite2", "pretrained": True, "freeze": 3,
+                          "augment": ["flip", "color", "sbi"], "img_size": 160, "epochs": 12},
+    "dual-lite0-sbi-160": {"model": "dual", "backbone": "efficientnet_lite0", "hidden": 128, "layers": 1,
+                           "pretrained": True, "freeze": 3, "augment": ["flip", "color", "sbi"], "loss": "auc",
+                           "img_size": 160, "epochs": 12},
     "cnn-lite0-sbi-auc": {**LITE, "pretrained": True, "freeze": 3, "augment": ["flip", "color", "sbi"], "loss": "auc"},
     "cnn-lite0-xray": {**LITE, "pretrained": True, "freeze": 3, "augment": ["flip", "color", "xray"]},
     "cnn-lite0-noblend": {**LITE, "pretrained": True, "freeze": 3, "augment": ["flip", "color"]},
