@@ -34,6 +34,8 @@ RECIPES: dict[str, dict] = {
                           "img_size": 160, "epochs": 12},
     "cnn-lite0-sbi-160-e24": {**LITE, "pretrained": True, "freeze": 3, "augment": ["flip", "color", "sbi"],
                               "img_size": 160, "epochs": 24},
+    "cnn-lite0-sbi-160-trainval": {**LITE, "pretrained": True, "freeze": 3, "augment": ["flip", "color", "sbi"],
+                                   "img_size": 160, "epochs": 12, "no_val": True},
     "cnn-lite2-sbi-160": {"model": "cnn", "backbone": "efficientnet_lite2", "pretrained": True, "freeze": 3,
                           "augment": ["flip", "color", "sbi"], "img_size": 160, "epochs": 12},
     "dual-lite0-sbi-160": {"model": "dual", "backbone": "efficientnet_lite0", "hidden": 128, "layers": 1,
@@ -92,14 +94,21 @@ def run_fold(name: str, recipe: dict, fold: Path, run_dir: Path, held_out: str |
         train_csv = _subset(train_csv, run_dir / "train.csv", seen)
         val_csv = _subset(val_csv, run_dir / "val.csv", seen)
         test_csv = _subset(test_csv, run_dir / "test.csv", lambda r: r.method in ("real", held_out))
+    recipe = dict(recipe)
+    no_val = recipe.pop("no_val", False)
+    if no_val:  # the fold's validation groups train too; the fixed last epoch is scored (no selection)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        parts = [_subset(c, run_dir / f"{c.stem}.part.csv", lambda r: True) for c in (train_csv, val_csv)]
+        train_csv, val_csv = run_dir / "trainval.csv", None
+        pd.concat([pd.read_csv(p, dtype=str, keep_default_na=False) for p in parts]).to_csv(train_csv, index=False)
     started = time.perf_counter()
-    config = TrainConfig(train_csv=str(train_csv), val_csv=str(val_csv), out=str(run_dir / "train"),
+    config = TrainConfig(train_csv=str(train_csv), val_csv=str(val_csv) if val_csv else None, out=str(run_dir / "train"),
                          device="cpu", workers=2, seed=seed, **{**COMMON, **recipe})
     metrics = run_dir / "train" / "metrics.csv"
     done = metrics.is_file() and len(pd.read_csv(metrics)) >= config.epochs
     if not done:  # a killed fold resumes from its last.ckpt
         train(resume_config(run_dir / "train") if (run_dir / "train" / "last.ckpt").is_file() else config)
-    model, cfg = load_model(run_dir / "train", device="cpu")
+    model, cfg = load_model(run_dir / "train" / ("last.ckpt" if no_val else "best.ckpt"), device="cpu")
     report = evaluate_model(model, cfg, [test_csv], EvalOptions(device="cpu"))
     result = report.sets[0]
     df = pd.DataFrame({"video_id": result.video_ids, "label": result.labels, "prob": result.video_scores,
