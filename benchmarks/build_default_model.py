@@ -54,17 +54,19 @@ def main(argv: list[str] | None = None) -> int:
     splits = args.work / "all"
     # every group trains except a small validation slice for best.ckpt; no test set is held out here
     # (the recipe's quality is the out-of-fold estimate from ffpp_folds.py)
-    make_splits([data / "manifest.csv"], splits, test_size=0.0, val_size=0.12, test_ratios=[], resplit=True,
-                seed=args.seed)
     recipe = {**COMMON, **RECIPES[args.recipe]}
+    no_val = recipe.pop("no_val", False)  # such a recipe trains on every group and ships its last epoch
+    make_splits([data / "manifest.csv"], splits, test_size=0.0, val_size=0.0 if no_val else 0.12, test_ratios=[],
+                resplit=True, seed=args.seed)
     if args.epochs:
         recipe["epochs"] = args.epochs
     run = args.work / f"default-{args.recipe}"
-    if not (args.skip_train and (run / "best.ckpt").is_file()):
-        train(TrainConfig(train_csv=str(splits / "train.csv"), val_csv=str(splits / "val.csv"), out=str(run),
-                          device="cpu", workers=2, seed=args.seed, **recipe))
+    chosen = run / ("last.ckpt" if no_val else "best.ckpt")
+    if not (args.skip_train and chosen.is_file()):
+        train(TrainConfig(train_csv=str(splits / "train.csv"), val_csv=None if no_val else str(splits / "val.csv"),
+                          out=str(run), device="cpu", workers=2, seed=args.seed, **recipe))
 
-    ckpt = read_checkpoint(run / "best.ckpt")
+    ckpt = read_checkpoint(chosen)
     ckpt.pop("train_state", None)  # optimizer state is for --resume, not for shipping
     # Prior shift: training saw more fakes than reals (the FF++ fakes plus one self-blended fake per
     # real clip), so the raw sigmoid leans to "fake" on every input. Subtracting the training prior's
@@ -85,10 +87,13 @@ def main(argv: list[str] | None = None) -> int:
     target = ASSETS / CHECKPOINT_FILE
     torch.save(ckpt, target)
 
-    oof = None
+    oof, row = None, None
     results = args.work / "results.csv"
     if results.is_file():
-        row = pd.read_csv(results).set_index("recipe").loc[args.recipe]
+        table = pd.read_csv(results, dtype={"folds": str})
+        rows = table[(table["recipe"] == args.recipe) & (table["folds"] == "0,1,2,3")]
+        row = rows.iloc[-1] if len(rows) else None
+    if row is not None:
         oof = {"auc": float(row["auc"]), "lo": float(row["auc_lo"]), "hi": float(row["auc_hi"]),
                "videos": int(row["videos"]), "folds": row["fold_aucs"]}
     meta = {

@@ -125,7 +125,8 @@ def summarise(name: str, oof: pd.DataFrame) -> dict:
     ci = auc_with_ci(oof["label"], oof["prob"])
     per_fold = [roc_auc_score(g["label"], g["prob"]) for _, g in oof.groupby("fold") if g["label"].nunique() == 2]
     seconds = oof.groupby("fold")["seconds"].first()
-    return {"recipe": name, "videos": len(oof), "fakes": int(oof["label"].sum()), "auc": ci.auc, "auc_lo": ci.lo,
+    folds = ",".join(sorted(str(f).removeprefix("fold_") for f in oof["fold"].unique()))
+    return {"recipe": name, "folds": folds, "videos": len(oof), "fakes": int(oof["label"].sum()), "auc": ci.auc, "auc_lo": ci.lo,
             "auc_hi": ci.hi, "fold_min": min(per_fold), "fold_max": max(per_fold),
             "fold_aucs": " ".join(f"{a:.3f}" for a in per_fold), "minutes_per_fold": seconds.mean() / 60}
 
@@ -167,14 +168,16 @@ def main(argv: list[str] | None = None) -> int:
             tag = f"{name}-without-{held_out}" if held_out else name
             oof = pd.concat([run_fold(name, RECIPES[name], f, args.work / "runs" / tag / f.name, held_out, args.seed)
                              for f in fold_dirs])
-            oof.to_csv(args.work / f"oof_{tag}.csv", index=False)
+            partial = len(fold_dirs) < len(list(splits.glob("fold_*")))  # a selection or confirmation run
+            suffix = "_folds" + "".join(f.name.removeprefix("fold_") for f in fold_dirs) if partial else ""
+            oof.to_csv(args.work / f"oof_{tag}{suffix}.csv", index=False)
             rows.append(summarise(label, oof))
             r = rows[-1]
             print(f"{label}: pooled OOF video AUC {r['auc']:.3f} [{r['auc_lo']:.3f}, {r['auc_hi']:.3f}] "
                   f"folds {r['fold_aucs']} ({r['videos']} videos, {r['minutes_per_fold']:.1f} min/fold)", flush=True)
     table = pd.DataFrame(rows)
     out = args.work / ("results_cross.csv" if args.cross else "results.csv")
-    table.to_csv(out, index=False)
+    write_results(table, out)
     print(table.to_markdown(index=False, floatfmt=".3f") if _has_tabulate() else table.to_string(index=False))
     print(f"wrote {out}")
     return 0
@@ -186,15 +189,26 @@ def report(work: Path, names: list[str], cross: bool) -> int:
     for name in names:
         for held_out in (METHODS if cross else (None,)):
             tag = f"{name}-without-{held_out}" if held_out else name
-            path = work / f"oof_{tag}.csv"
-            if path.is_file():
+            for path in sorted(work.glob(f"oof_{tag}.csv")) + sorted(work.glob(f"oof_{tag}_folds*.csv")):
                 rows.append(summarise(f"{name} (unseen {held_out})" if held_out else name, pd.read_csv(path)))
     table = pd.DataFrame(rows)
     out = work / ("results_cross.csv" if cross else "results.csv")
-    table.to_csv(out, index=False)
+    write_results(table, out)
     print(table.to_string(index=False))
     print(f"wrote {out}")
     return 0
+
+
+def write_results(table: pd.DataFrame, out: Path) -> None:
+    """Update `out` in place: rows of other recipes (or other fold sets) are kept, so recipes run
+    by separate commands, and a selection run beside its full run, share one table."""
+    if out.is_file():
+        old = pd.read_csv(out, dtype={"folds": str})
+        if "folds" in old:
+            keys = set(zip(table["recipe"], table["folds"]))
+            old = old[[k not in keys for k in zip(old["recipe"], old["folds"].astype(str))]]
+            table = pd.concat([old, table], ignore_index=True)
+    table.to_csv(out, index=False)
 
 
 def _has_tabulate() -> bool:
