@@ -128,9 +128,16 @@ def summarise(name: str, oof: pd.DataFrame) -> dict:
     per_fold = [roc_auc_score(g["label"], g["prob"]) for _, g in oof.groupby("fold") if g["label"].nunique() == 2]
     seconds = oof.groupby("fold")["seconds"].first()
     folds = ",".join(sorted(str(f).removeprefix("fold_") for f in oof["fold"].unique()))
+    by_method = {}  # reals against one manipulation at a time (video ids hold the FF++ folder names)
+    real = oof["label"] == 0
+    for method in METHODS:
+        part = oof[real | oof["video_id"].str.contains(f"__{method}__", regex=False)]
+        if part["label"].nunique() == 2 and (part["label"] == 1).any():
+            m = auc_with_ci(part["label"], part["prob"])
+            by_method[f"auc_{method}"] = f"{m.auc:.3f} [{m.lo:.3f}, {m.hi:.3f}]"
     return {"recipe": name, "folds": folds, "videos": len(oof), "fakes": int(oof["label"].sum()), "auc": ci.auc, "auc_lo": ci.lo,
             "auc_hi": ci.hi, "fold_min": min(per_fold), "fold_max": max(per_fold),
-            "fold_aucs": " ".join(f"{a:.3f}" for a in per_fold), "minutes_per_fold": seconds.mean() / 60}
+            "fold_aucs": " ".join(f"{a:.3f}" for a in per_fold), "minutes_per_fold": seconds.mean() / 60, **by_method}
 
 
 def main(argv: list[str] | None = None) -> int:
