@@ -1,6 +1,6 @@
 """Train the bundled default detector on a FaceForensics++ folder and write it into the package.
 
-    python benchmarks/build_default_model.py /data/ffpp --work runs/ffpp --recipe cnn-lite0-sbi
+    python benchmarks/build_default_model.py /data/ffpp --work runs/ffpp --recipe cnn-lite0-sbi-160-e24
 
 Uses the same extraction and recipe table as benchmarks/ffpp_folds.py, trains on every video of the
 folder (a tenth of the groups kept back for checkpoint selection), then stores the best checkpoint
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("root", type=Path)
     ap.add_argument("--work", type=Path, default=Path("runs/ffpp"))
-    ap.add_argument("--recipe", default="cnn-lite0-sbi", choices=sorted(RECIPES))
+    ap.add_argument("--recipe", default="cnn-lite0-sbi-160-e24", choices=sorted(RECIPES))
     ap.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-train", action="store_true", help="re-ship WORK's finished run (metadata, prior shift)")
@@ -95,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         row = rows.iloc[-1] if len(rows) else None
     if row is not None:
         oof = {"auc": float(row["auc"]), "lo": float(row["auc_lo"]), "hi": float(row["auc_hi"]),
-               "videos": int(row["videos"]), "folds": row["fold_aucs"]}
+               "videos": int(row["videos"]), "folds": row["fold_aucs"],
+               "how": f"benchmarks/ffpp_folds.py --recipes {args.recipe}: 4 identity-safe folds of the same sample, "
+                      "pooled out-of-fold, DeLong 95 % interval"}
     meta = {
         "model": f"{recipe['model']} on {recipe.get('backbone', recipe['model'])}",
         "recipe": args.recipe,
