@@ -36,6 +36,9 @@ RECIPES: dict[str, dict] = {
                               "img_size": 160, "epochs": 24},
     "cnn-lite0-sbi-160-trainval": {**LITE, "pretrained": True, "freeze": 3, "augment": ["flip", "color", "sbi"],
                                    "img_size": 160, "epochs": 12, "no_val": True},
+    # second selection round (declared before it ran): longer still, and the validation groups train too
+    "cnn-lite0-sbi-160-e32-trainval": {**LITE, "pretrained": True, "freeze": 3, "augment": ["flip", "color", "sbi"],
+                                       "img_size": 160, "epochs": 32, "no_val": True},
     "cnn-lite2-sbi-160": {"model": "cnn", "backbone": "efficientnet_lite2", "pretrained": True, "freeze": 3,
                           "augment": ["flip", "color", "sbi"], "img_size": 160, "epochs": 12},
     "dual-lite0-sbi-160": {"model": "dual", "backbone": "efficientnet_lite0", "hidden": 128, "layers": 1,
