@@ -56,8 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     # (the recipe's quality is the out-of-fold estimate from ffpp_folds.py)
     recipe = {**COMMON, **RECIPES[args.recipe]}
     no_val = recipe.pop("no_val", False)  # such a recipe trains on every group and ships its last epoch
+    real_only = recipe.pop("real_only", False)  # ... and this one on the real videos alone (SBI)
     make_splits([data / "manifest.csv"], splits, test_size=0.0, val_size=0.0 if no_val else 0.12, test_ratios=[],
                 resplit=True, seed=args.seed)
+    if real_only:
+        rows = pd.read_csv(splits / "train.csv", dtype=str, keep_default_na=False)
+        rows[rows["label"] == "0"].to_csv(splits / "train.csv", index=False)
     if args.epochs:
         recipe["epochs"] = args.epochs
     run = args.work / f"default-{args.recipe}"
@@ -94,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = table[(table["recipe"] == args.recipe) & (table["folds"] == "0,1,2,3")]
         row = rows.iloc[-1] if len(rows) else None
     if row is not None:
-        oof = {"auc": float(row["auc"]), "lo": float(row["auc_lo"]), "hi": float(row["auc_hi"]),
+        oof = {"auc": round(float(row["auc"]), 3), "lo": round(float(row["auc_lo"]), 3), "hi": round(float(row["auc_hi"]), 3),
                "videos": int(row["videos"]), "folds": row["fold_aucs"],
                "how": f"benchmarks/ffpp_folds.py --recipes {args.recipe}: 4 identity-safe folds of the same sample, "
                       "pooled out-of-fold, DeLong 95 % interval"}

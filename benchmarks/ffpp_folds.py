@@ -36,6 +36,9 @@ RECIPES: dict[str, dict] = {
                               "img_size": 160, "epochs": 24},
     "cnn-lite0-sbi-160-trainval": {**LITE, "pretrained": True, "freeze": 3, "augment": ["flip", "color", "sbi"],
                                    "img_size": 160, "epochs": 12, "no_val": True},
+    # generalisation: Self-Blended Images as in the paper, real videos only (every FF++ fake is unseen)
+    "cnn-lite0-sbionly-160-e24": {**LITE, "pretrained": True, "freeze": 3, "augment": ["flip", "color", "sbi"],
+                                  "img_size": 160, "epochs": 24, "no_val": True, "real_only": True},
     # second selection round (declared before it ran): longer still, and the validation groups train too
     "cnn-lite0-sbi-160-e32-trainval": {**LITE, "pretrained": True, "freeze": 3, "augment": ["flip", "color", "sbi"],
                                        "img_size": 160, "epochs": 32, "no_val": True},
@@ -101,6 +104,10 @@ def run_fold(name: str, recipe: dict, fold: Path, run_dir: Path, held_out: str |
         test_csv = _subset(test_csv, run_dir / "test.csv", lambda r: r.method in ("real", held_out))
     recipe = dict(recipe)
     no_val = recipe.pop("no_val", False)
+    if recipe.pop("real_only", False):  # SBI's protocol: no fake video trains; the blends are the only fakes
+        run_dir.mkdir(parents=True, exist_ok=True)
+        train_csv = _subset(train_csv, run_dir / "train_real.csv", lambda r: str(r.label) == "0")
+        val_csv = _subset(val_csv, run_dir / "val_real.csv", lambda r: str(r.label) == "0")
     if no_val:  # the fold's validation groups train too; the fixed last epoch is scored (no selection)
         run_dir.mkdir(parents=True, exist_ok=True)
         parts = [_subset(c, run_dir / f"{c.stem}.part.csv", lambda r: True) for c in (train_csv, val_csv)]

@@ -103,12 +103,14 @@ class Trainer:
         self.train_set = FaceStackDataset(
             c.train_csv, frames=self.frames, img_size=self.img_size, train=True, augment=c.augment, seed=c.seed
         )
-        n_real, n_fake = class_counts(self.train_set.records)
+        # blended fakes (--augment sbi/xray) count: real videos alone can train a detector (as in SBI)
+        labels = self.train_set.labels()
+        n_real, n_fake = int((labels == 0).sum()), int((labels == 1).sum())
         if n_real == 0 or n_fake == 0:
             only = "fake" if n_real == 0 else "real"
             raise DfdetectError(
-                f"{c.train_csv}: every usable video is {only} ({len(self.train_set.records)}); "
-                "training needs both real and fake videos, check the labels or the split"
+                f"{c.train_csv}: every usable video is {only} ({len(self.train_set.records)}); training needs "
+                "both real and fake videos (or real ones with --augment sbi), check the labels or the split"
             )
         weights = balanced_weights(self.train_set.labels()) if c.balance else None
         workers = default_workers() if c.workers is None else c.workers
