@@ -185,6 +185,16 @@ def test_train_csv_with_one_class(tmp_path: Path) -> None:
         train(TrainConfig(str(only_fake), out=str(tmp_path / "r"), **QUICK))
 
 
+def test_real_videos_alone_train_with_blended_fakes(tmp_path: Path) -> None:
+    # SBI's protocol: no fake video, the self-blended copies of the reals are the fake class
+    only_real = write_split(tmp_path, "train", 4, 0)
+    with pytest.raises(DfdetectError, match="every usable video is real .*--augment sbi"):
+        train(TrainConfig(str(only_real), out=str(tmp_path / "plain"), **QUICK))
+    result = train(TrainConfig(str(only_real), out=str(tmp_path / "r"), epochs=1, augment=["xray"], **QUICK))
+    assert result.epochs_run == 1 and math.isfinite(result.history[0]["train_loss"])
+    assert (tmp_path / "r" / "last.ckpt").is_file()
+
+
 def test_val_with_one_class_warns_and_selects_on_loss(splits, tmp_path: Path, capsys) -> None:
     val = write_split(tmp_path, "val", 3, 0, seed=5)
     result = train(TrainConfig(str(splits[0]), str(val), epochs=1, out=str(tmp_path / "r"), **QUICK))
