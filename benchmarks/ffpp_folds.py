@@ -254,6 +254,9 @@ def score_external(work: Path, names: list[str], manifest: Path) -> int:
                      "auc_per_model_mean": float(np.mean(per_model)), "auc_per_model_min": min(per_model),
                      "auc_per_model_max": max(per_model), "auc_of_mean_score": roc_auc_score(mean["label"], mean["prob"])})
     table = pd.DataFrame(rows)
+    if table.empty:
+        print(f"no finished fold models under {work / 'runs'} for {', '.join(names)}; run the recipes first")
+        return 1
     table.to_csv(work / "results_external.csv", index=False)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"wrote {work / 'results_external.csv'}")
