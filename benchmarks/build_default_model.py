@@ -1,6 +1,6 @@
 """Train the bundled default detector on a FaceForensics++ folder and write it into the package.
 
-    python benchmarks/build_default_model.py /data/ffpp --work runs/ffpp --recipe cnn-lite0-sbi-160-e24
+    python benchmarks/build_default_model.py /data/ffpp --work runs/ffpp --recipe cnn-lite0-sbi-160
 
 Uses the same extraction and recipe table as benchmarks/ffpp_folds.py, trains on every video of the
 folder (a tenth of the groups kept back for checkpoint selection), then stores the best checkpoint
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("root", type=Path)
     ap.add_argument("--work", type=Path, default=Path("runs/ffpp"))
-    ap.add_argument("--recipe", default="cnn-lite0-sbi-160-e24", choices=sorted(RECIPES))
+    ap.add_argument("--recipe", default="cnn-lite0-sbi-160", choices=sorted(RECIPES))
     ap.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-train", action="store_true", help="re-ship WORK's finished run (metadata, prior shift)")
