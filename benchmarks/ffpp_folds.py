@@ -54,6 +54,8 @@ RECIPES: dict[str, dict] = {
     "cnn-lite0-scratch-sbi": {**LITE, "pretrained": False, "augment": ["flip", "color", "sbi"]},
     "dual-lite0-sbi": {"model": "dual", "backbone": "efficientnet_lite0", "hidden": 128, "layers": 1,
                        "pretrained": True, "freeze": 3, "augment": ["flip", "color", "sbi"], "loss": "auc"},
+    "dual-lite0-scratch-sbi": {"model": "dual", "backbone": "efficientnet_lite0", "hidden": 128, "layers": 1,
+                               "pretrained": False, "augment": ["flip", "color", "sbi"], "loss": "auc"},
     "meso4": {"model": "meso4", "pretrained": False, "augment": ["flip", "color"], "lr": 1e-3, "epochs": 12},
     # Xception from scratch (no offline ImageNet weights) at the paper protocol's 64 px, 4 frames per clip:
     # at 96 px x 8 frames one fold costs ~40 CPU minutes here
