@@ -378,29 +378,15 @@ class Trainer:
         self.dist.barrier()
 
     def _restore(self) -> int:
-        from dfdetect.checkpoint import load_weights, read_checkpoint
-        from dfdetect.training.state import restore_rng
+        from dfdetect.training.state import restore_train_state
 
-        path = self.run_dir / "last.ckpt"
-        obj = read_checkpoint(path)
-        state = obj.get("train_state")
-        if not state:
-            raise DfdetectError(f"{path}: holds no training state; it cannot be resumed")
-        load_weights(self.bare_model, obj["state_dict"], path)
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None and state.get("scheduler"):
-            self.scheduler.load_state_dict(state["scheduler"])
-        if state.get("scaler") and self.scaler.is_enabled():
-            self.scaler.load_state_dict(state["scaler"])
+        state = restore_train_state(self.run_dir / "last.ckpt", self.bare_model, self.optimizer, self.scheduler, self.scaler)
         self.best_metric, self.best_epoch = state["best_metric"], state["best_epoch"]
-        self.since_best = int(state["epochs_since_best"])
-        self.history = json.loads(state["history"])
-        restore_rng(state["rng"])
-        epoch = int(state["epoch"])
+        self.since_best, self.history = state["epochs_since_best"], state["history"]
         if self.main:
-            console.info(f"resuming {self.run_dir} after epoch {epoch}")
+            console.info(f"resuming {self.run_dir} after epoch {state['epoch']}")
             (self.run_dir / "config.json").write_text(json.dumps(self.ckpt_config, indent=2, sort_keys=True) + "\n")
-        return epoch + 1
+        return state["epoch"] + 1
 
     def _log(self, row: dict[str, Any], improved: bool) -> None:
         def fmt(v: float) -> str:

@@ -16,6 +16,8 @@ import numpy as np
 from dfdetect.training.config import TrainConfig
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import torch
     from torch import nn
 
@@ -104,3 +106,24 @@ def make_train_state(
         "history": json.dumps(history),
         "rng": capture_rng(),
     }
+
+
+def restore_train_state(path: "Path", model: "nn.Module", optimizer: Any, scheduler: Any, scaler: Any) -> dict[str, Any]:
+    """Load last.ckpt's weights and training state into the given objects (RNG included) and return
+    the state's bookkeeping: epoch, best_metric, best_epoch, epochs_since_best, history (a list)."""
+    from dfdetect.checkpoint import load_weights, read_checkpoint
+    from dfdetect.errors import DfdetectError
+
+    obj = read_checkpoint(path)
+    state = obj.get("train_state")
+    if not state:
+        raise DfdetectError(f"{path}: holds no training state; it cannot be resumed")
+    load_weights(model, obj["state_dict"], path)
+    optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None and state.get("scheduler"):
+        scheduler.load_state_dict(state["scheduler"])
+    if state.get("scaler") and scaler.is_enabled():
+        scaler.load_state_dict(state["scaler"])
+    restore_rng(state["rng"])
+    return {"epoch": int(state["epoch"]), "best_metric": state["best_metric"], "best_epoch": state["best_epoch"],
+            "epochs_since_best": int(state["epochs_since_best"]), "history": json.loads(state["history"])}
