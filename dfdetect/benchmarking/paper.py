@@ -194,26 +194,13 @@ def _write_outputs(result: PaperResult) -> None:
 
 def paper_table(summary: Sequence[dict[str, Any]], metric: str = "auc"):
     """Rows = model × loss, columns = ratios, cells = mean ± std [95 % interval]."""
-    from rich.table import Table
+    from dfdetect.benchmarking.runner import model_loss_table
 
     ratios = sorted({(r["real_per_fake"], r["ratio"]) for r in summary})
     seeds = max((r["seeds"] for r in summary), default=0)
-    table = Table(title=f"dfdetect benchmark --protocol paper: video {metric.upper()}, trained and tested at each "
-                        f"fake:real ratio (mean ± std over {seeds} seeds, [95 % interval])", header_style="bold")
-    table.add_column("model", no_wrap=True)
-    table.add_column("loss", no_wrap=True)
-    for _, name in ratios:
-        table.add_column(name, justify="right", no_wrap=True)
-    combos: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
-    for r in summary:
-        combos.setdefault((r["model"], r["loss"]), {})[r["ratio"]] = r
-    for (model, loss), by_ratio in combos.items():
-        cells = []
-        for _, name in ratios:
-            r = by_ratio.get(name)
-            cells.append(_cell(r, metric) if r else "-")
-        table.add_row(model, loss, *cells)
-    return table
+    title = (f"dfdetect benchmark --protocol paper: video {metric.upper()}, trained and tested at each "
+             f"fake:real ratio (mean ± std over {seeds} seeds, [95 % interval])")
+    return model_loss_table(title, [(name, name) for _, name in ratios], summary, "ratio", lambda r: _cell(r, metric))
 
 
 def _cell(r: dict[str, Any], metric: str) -> str:

@@ -273,8 +273,6 @@ def _write_outputs(result: BenchmarkResult, reports: dict) -> None:
 
 def benchmark_table(summary: Sequence[dict[str, Any]], metric: str = "auc"):
     """Rows = model + loss, columns = test sets in ratio order, cells = AUC (mean ± std)."""
-    from rich.table import Table
-
     from dfdetect.reporting import fmt_value
 
     columns: list[tuple[str, str]] = []  # (set name, header)
@@ -282,20 +280,29 @@ def benchmark_table(summary: Sequence[dict[str, Any]], metric: str = "auc"):
         header = "test (natural)" if r["set"] == "test" else str(r["ratio"])
         if (r["set"], header) not in columns:
             columns.append((r["set"], header))
-    table = Table(title=f"dfdetect benchmark: video-level {metric.upper()} by test fake:real ratio",
-                  header_style="bold")
+
+    def cell(r: dict[str, Any]) -> str:
+        std = r.get(f"{metric}_std") if r.get("kind") == "repeats" else None
+        return fmt_value(r.get(metric), std, sep="±")
+
+    return model_loss_table(f"dfdetect benchmark: video-level {metric.upper()} by test fake:real ratio",
+                            columns, summary, "set", cell)
+
+
+def model_loss_table(title: str, columns: Sequence[tuple[str, str]], summary: Sequence[dict[str, Any]],
+                     column_key: str, cell: Any):
+    """The rich table both benchmark modes print: a row per (model, loss), a column per
+    (key, header) in `columns`; `cell(row)` renders a summary row, "-" where none exists."""
+    from rich.table import Table
+
+    table = Table(title=title, header_style="bold")
     table.add_column("model", no_wrap=True)
     table.add_column("loss", no_wrap=True)
     for _, header in columns:
         table.add_column(header, justify="right", no_wrap=True)
     combos: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     for r in summary:
-        combos.setdefault((r["model"], r["loss"]), {})[r["set"]] = r
-    for (model, loss), by_set in combos.items():
-        cells = []
-        for name, _ in columns:
-            r = by_set.get(name)
-            std = r.get(f"{metric}_std") if r and r.get("kind") == "repeats" else None
-            cells.append(fmt_value(r.get(metric), std, sep="±") if r else "-")
-        table.add_row(model, loss, *cells)
+        combos.setdefault((r["model"], r["loss"]), {})[r[column_key]] = r
+    for (model, loss), by_key in combos.items():
+        table.add_row(model, loss, *(cell(by_key[key]) if key in by_key else "-" for key, _ in columns))
     return table
