@@ -180,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.report_only:
         return report(args.work, names, args.cross)
     if args.external:
+        if not args.external.is_file():
+            ap.error(f"--external {args.external}: no such file; pass the manifest.csv written by `dfdetect extract`")
         return score_external(args.work, names, args.external)
     splits = prepare(args.root, args.work, args.folds, args.seed)
     fold_dirs = sorted(splits.glob("fold_*"))
