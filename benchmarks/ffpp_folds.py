@@ -43,6 +43,9 @@ RECIPES: dict[str, dict] = {
     # second selection round (declared before it ran): longer still, and the validation groups train too
     "cnn-lite0-sbi-160-e32-trainval": {**LITE, "pretrained": True, "freeze": 3, "augment": ["flip", "color", "sbi"],
                                        "img_size": 160, "epochs": 32, "no_val": True},
+    # also in the second round: the larger Lite2 backbone (same recipe as e24), to test capacity against data
+    "cnn-lite2-sbi-160-e24": {"model": "cnn", "backbone": "efficientnet_lite2", "pretrained": True, "freeze": 3,
+                              "augment": ["flip", "color", "sbi"], "img_size": 160, "epochs": 24},
     "cnn-lite2-sbi-160": {"model": "cnn", "backbone": "efficientnet_lite2", "pretrained": True, "freeze": 3,
                           "augment": ["flip", "color", "sbi"], "img_size": 160, "epochs": 12},
     "dual-lite0-sbi-160": {"model": "dual", "backbone": "efficientnet_lite0", "hidden": 128, "layers": 1,
