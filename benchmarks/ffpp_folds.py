@@ -26,8 +26,8 @@ from pathlib import Path
 import pandas as pd
 
 # name -> TrainConfig fields. Shared: 128 px input, 8 frames per clip, Adam with cosine decay.
-COMMON = dict(img_size=128, frames=8, epochs=8, lr=3e-4, schedule="cosine", batch_size=8, loss="bce")
-LITE = dict(model="cnn", backbone="efficientnet_lite0")
+COMMON = {"img_size": 128, "frames": 8, "epochs": 8, "lr": 3e-4, "schedule": "cosine", "batch_size": 8, "loss": "bce"}
+LITE = {"model": "cnn", "backbone": "efficientnet_lite0"}
 RECIPES: dict[str, dict] = {
     "cnn-lite0-sbi": {**LITE, "pretrained": True, "freeze": 3, "augment": ["flip", "color", "sbi"]},
     # the same at the crops' native 160 px (no downscale: c23 artefacts are high-frequency), 12 epochs
@@ -43,6 +43,10 @@ RECIPES: dict[str, dict] = {
     # second selection round (declared before it ran): longer still, and the validation groups train too
     "cnn-lite0-sbi-160-e32-trainval": {**LITE, "pretrained": True, "freeze": 3, "augment": ["flip", "color", "sbi"],
                                        "img_size": 160, "epochs": 32, "no_val": True},
+    # also in the second round: crops extracted at 224 px (the faces of these 480p videos are ~130-200 px
+    # at 1.3x, so 160 px crops shrink the larger ones), trained at 224; `crop` selects WORK/data_<crop>
+    "cnn-lite0-sbi-224-e24": {**LITE, "pretrained": True, "freeze": 3, "augment": ["flip", "color", "sbi"],
+                              "img_size": 224, "epochs": 24, "crop": 224},
     # also in the second round: the larger Lite2 backbone (same recipe as e24), to test capacity against data
     "cnn-lite2-sbi-160-e24": {"model": "cnn", "backbone": "efficientnet_lite2", "pretrained": True, "freeze": 3,
                               "augment": ["flip", "color", "sbi"], "img_size": 160, "epochs": 24},
@@ -82,17 +86,35 @@ def prepare(root: Path, work: Path, folds: int, seed: int) -> Path:
     return splits
 
 
-def _subset(csv: Path, out: Path, keep) -> Path:
-    """Write the rows of `csv` that `keep(row)` accepts to `out`, faces_file made absolute."""
+def extract_crops(root: Path, work: Path, size: int) -> Path:
+    """The same videos extracted at another crop size (once): WORK/data_<size>/manifest.csv."""
+    from dfdetect.extraction import ExtractOptions, gather_inputs, run_extraction
+
+    data = work / f"data_{size}"
+    if not (data / "manifest.csv").is_file():
+        inputs = gather_inputs([root], dataset="ff++", compression="c23")
+        run_extraction(inputs, data, ExtractOptions(frames=32, size=size), workers=2)
+    return data / "manifest.csv"
+
+
+def _subset(csv: Path, out: Path, keep, faces_from: Path | None = None) -> Path:
+    """Write the rows of `csv` that `keep(row)` accepts to `out`, faces_file made absolute; with
+    `faces_from` (another extraction's manifest), each video's crops are taken from there, so the
+    folds stay exactly the same videos."""
     from dfdetect.manifest import read_manifest, resolve_faces_path, write_csv_atomic
 
     df = read_manifest(csv)
     df["faces_file"] = [str(resolve_faces_path(csv, f)) for f in df["faces_file"]]
+    if faces_from is not None:
+        other = read_manifest(faces_from).set_index("video_id")
+        df["faces_file"] = [str(resolve_faces_path(faces_from, other.at[v, "faces_file"])) for v in df["video_id"]]
+        df["size"] = [other.at[v, "size"] for v in df["video_id"]]
     write_csv_atomic(df[[bool(keep(r)) for r in df.itertuples()]], out)
     return out
 
 
-def run_fold(name: str, recipe: dict, fold: Path, run_dir: Path, held_out: str | None, seed: int) -> pd.DataFrame:
+def run_fold(name: str, recipe: dict, fold: Path, run_dir: Path, held_out: str | None, seed: int,
+             faces_from: Path | None = None) -> pd.DataFrame:
     """Train one recipe on one fold and score its test set; cached in run_dir/oof.csv."""
     from dfdetect.checkpoint import load_model
     from dfdetect.evaluation import EvalOptions, evaluate_model
@@ -104,11 +126,16 @@ def run_fold(name: str, recipe: dict, fold: Path, run_dir: Path, held_out: str |
     train_csv, val_csv, test_csv = fold / "train.csv", fold / "val.csv", fold / "test.csv"
     if held_out:  # cross-manipulation: the held-out method is absent from train/val, alone in test
         run_dir.mkdir(parents=True, exist_ok=True)
-        seen = lambda r: r.method != held_out  # noqa: E731
+        seen = lambda r: r.method != held_out
         train_csv = _subset(train_csv, run_dir / "train.csv", seen)
         val_csv = _subset(val_csv, run_dir / "val.csv", seen)
         test_csv = _subset(test_csv, run_dir / "test.csv", lambda r: r.method in ("real", held_out))
     recipe = dict(recipe)
+    recipe.pop("crop", None)
+    if faces_from is not None:  # the same fold's videos, crops from another extraction
+        run_dir.mkdir(parents=True, exist_ok=True)
+        train_csv, val_csv, test_csv = (_subset(c, run_dir / f"{c.stem}.crops.csv", lambda r: True, faces_from)
+                                        for c in (train_csv, val_csv, test_csv))
     no_val = recipe.pop("no_val", False)
     if recipe.pop("real_only", False):  # SBI's protocol: no fake video trains; the blends are the only fakes
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -197,8 +224,10 @@ def main(argv: list[str] | None = None) -> int:
         for held_out in (METHODS if args.cross else (None,)):
             label = f"{name} (unseen {held_out})" if held_out else name
             tag = f"{name}-without-{held_out}" if held_out else name
-            oof = pd.concat([run_fold(name, RECIPES[name], f, args.work / "runs" / tag / f.name, held_out, args.seed)
-                             for f in fold_dirs])
+            crop = RECIPES[name].get("crop")
+            faces_from = extract_crops(args.root, args.work, crop) if crop else None
+            oof = pd.concat([run_fold(name, RECIPES[name], f, args.work / "runs" / tag / f.name, held_out, args.seed,
+                                      faces_from) for f in fold_dirs])
             partial = len(fold_dirs) < len(list(splits.glob("fold_*")))  # a selection or confirmation run
             suffix = "_folds" + "".join(f.name.removeprefix("fold_") for f in fold_dirs) if partial else ""
             oof.to_csv(args.work / f"oof_{tag}{suffix}.csv", index=False)
