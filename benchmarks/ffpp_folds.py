@@ -293,20 +293,20 @@ def score_external(work: Path, names: list[str], manifest: Path) -> int:
     if table.empty:
         print(f"no finished fold models under {work / 'runs'} for {', '.join(names)}; run the recipes first")
         return 1
-    table.to_csv(work / "results_external.csv", index=False)
+    write_results(table, work / "results_external.csv", keys=("recipe",))
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"wrote {work / 'results_external.csv'}")
     return 0
 
 
-def write_results(table: pd.DataFrame, out: Path) -> None:
+def write_results(table: pd.DataFrame, out: Path, keys: tuple[str, ...] = ("recipe", "folds")) -> None:
     """Update `out` in place: rows of other recipes (or other fold sets) are kept, so recipes run
     by separate commands, and a selection run beside its full run, share one table."""
     if out.is_file():
         old = pd.read_csv(out, dtype={"folds": str})
-        if "folds" in old:
-            keys = set(zip(table["recipe"], table["folds"]))
-            old = old[[k not in keys for k in zip(old["recipe"], old["folds"].astype(str))]]
+        if all(k in old for k in keys):
+            new = set(zip(*(table[k].astype(str) for k in keys)))
+            old = old[[k not in new for k in zip(*(old[k].astype(str) for k in keys))]]
             table = pd.concat([old, table], ignore_index=True)
     table.to_csv(out, index=False)
 
