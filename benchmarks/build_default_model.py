@@ -47,14 +47,15 @@ def main(argv: list[str] | None = None) -> int:
     from dfdetect.training import TrainConfig, train
 
     torch.set_num_threads(2)
-    data = args.work / "data"
+    recipe = {**COMMON, **RECIPES[args.recipe]}
+    crop = int(recipe.pop("crop", 160))  # the crop size of the recipe's extraction (as in ffpp_folds.py)
+    data = args.work / ("data" if crop == 160 else f"data_{crop}")
     if not (data / "manifest.csv").is_file():
         run_extraction(gather_inputs([args.root], dataset="ff++", compression="c23"), data,
-                       ExtractOptions(frames=32, size=160), workers=2)
-    splits = args.work / "all"
+                       ExtractOptions(frames=32, size=crop), workers=2)
+    splits = args.work / ("all" if crop == 160 else f"all_{crop}")
     # every group trains except a small validation slice for best.ckpt; no test set is held out here
     # (the recipe's quality is the out-of-fold estimate from ffpp_folds.py)
-    recipe = {**COMMON, **RECIPES[args.recipe]}
     no_val = recipe.pop("no_val", False)  # such a recipe trains on every group and ships its last epoch
     real_only = recipe.pop("real_only", False)  # ... and this one on the real videos alone (SBI)
     make_splits([data / "manifest.csv"], splits, test_size=0.0, val_size=0.0 if no_val else 0.12, test_ratios=[],
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         "train_config": recipe,
         "trained_on": TRAINED_ON,
         "data_licence": LICENCE,
-        "extraction": {"detector": "dlib", "frames": 32, "scale": 1.3, "size": 160},
+        "extraction": {"detector": "dlib", "frames": 32, "scale": 1.3, "size": crop},
         "date": dt.date.today().isoformat(),
         "oof_auc": oof,
         "train_items": {"real": n_real, "fake": n_fake},
