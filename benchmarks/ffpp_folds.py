@@ -195,7 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cross", action="store_true", help="cross-manipulation: train without one method, test on it")
     ap.add_argument("--external", type=Path, default=None, metavar="MANIFEST",
                     help="train nothing: score a labelled manifest from other sources with every finished fold model")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="the folds' seed (when first made) and the training seed")
+    ap.add_argument("--train-seed", type=int, default=None,
+                    help="repeat a recipe with another training seed on the same folds (runs/<recipe>-seed<N>)")
     ap.add_argument("--report-only", action="store_true",
                     help="train nothing: summarise the finished WORK/oof_*.csv of the chosen recipes")
     args = ap.parse_args(argv)
@@ -208,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown recipe {unknown[0]}; choose from {', '.join(RECIPES)}")
     if args.report_only:
-        return report(args.work, names, args.cross)
+        return report(args.work, names, args.cross, args.train_seed)
     if args.external:
         if not args.external.is_file():
             ap.error(f"--external {args.external}: no such file; pass the manifest.csv written by `dfdetect extract`")
@@ -222,11 +224,13 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in names:
         for held_out in (METHODS if args.cross else (None,)):
-            label = f"{name} (unseen {held_out})" if held_out else name
-            tag = f"{name}-without-{held_out}" if held_out else name
+            repeat = f"-seed{args.train_seed}" if args.train_seed is not None else ""
+            label = (f"{name} (unseen {held_out})" if held_out else name) + repeat
+            tag = (f"{name}-without-{held_out}" if held_out else name) + repeat
             crop = RECIPES[name].get("crop")
             faces_from = extract_crops(args.root, args.work, crop) if crop else None
-            oof = pd.concat([run_fold(name, RECIPES[name], f, args.work / "runs" / tag / f.name, held_out, args.seed,
+            seed = args.seed if args.train_seed is None else args.train_seed
+            oof = pd.concat([run_fold(name, RECIPES[name], f, args.work / "runs" / tag / f.name, held_out, seed,
                                       faces_from) for f in fold_dirs])
             partial = len(fold_dirs) < len(list(splits.glob("fold_*")))  # a selection or confirmation run
             suffix = "_folds" + "".join(f.name.removeprefix("fold_") for f in fold_dirs) if partial else ""
@@ -243,14 +247,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def report(work: Path, names: list[str], cross: bool) -> int:
+def report(work: Path, names: list[str], cross: bool, train_seed: int | None = None) -> int:
     """Summarise finished runs (several recipes may have been run by separate processes)."""
     rows = []
     for name in names:
         for held_out in (METHODS if cross else (None,)):
-            tag = f"{name}-without-{held_out}" if held_out else name
+            repeat = f"-seed{train_seed}" if train_seed is not None else ""
+            tag = (f"{name}-without-{held_out}" if held_out else name) + repeat
+            label = (f"{name} (unseen {held_out})" if held_out else name) + repeat
             for path in sorted(work.glob(f"oof_{tag}.csv")) + sorted(work.glob(f"oof_{tag}_folds*.csv")):
-                rows.append(summarise(f"{name} (unseen {held_out})" if held_out else name, pd.read_csv(path)))
+                rows.append(summarise(label, pd.read_csv(path)))
     table = pd.DataFrame(rows)
     out = work / ("results_cross.csv" if cross else "results.csv")
     write_results(table, out)
