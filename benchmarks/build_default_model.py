@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ffpp_folds import COMMON, RECIPES  # noqa: E402
+from ffpp_folds import COMMON, RECIPES, extract_crops  # noqa: E402
 
 ASSETS = Path(__file__).resolve().parents[1] / "dfdetect" / "assets"
 TRAINED_ON = ("the public FaceForensics++ c23 sample (47 real, 95 fake: Deepfakes, Face2Face, FaceSwap) "
@@ -42,23 +42,19 @@ def main(argv: list[str] | None = None) -> int:
 
     from dfdetect.checkpoint import read_checkpoint
     from dfdetect.default_model import CHECKPOINT_FILE, METADATA_FILE, sha256_of
-    from dfdetect.extraction import ExtractOptions, gather_inputs, run_extraction
     from dfdetect.splitting import make_splits
     from dfdetect.training import TrainConfig, train
 
     torch.set_num_threads(2)
     recipe = {**COMMON, **RECIPES[args.recipe]}
     crop = int(recipe.pop("crop", 160))  # the crop size of the recipe's extraction (as in ffpp_folds.py)
-    data = args.work / ("data" if crop == 160 else f"data_{crop}")
-    if not (data / "manifest.csv").is_file():
-        run_extraction(gather_inputs([args.root], dataset="ff++", compression="c23"), data,
-                       ExtractOptions(frames=32, size=crop), workers=2)
+    manifest = extract_crops(args.root, args.work, crop)
     splits = args.work / ("all" if crop == 160 else f"all_{crop}")
     # every group trains except a small validation slice for best.ckpt; no test set is held out here
     # (the recipe's quality is the out-of-fold estimate from ffpp_folds.py)
     no_val = recipe.pop("no_val", False)  # such a recipe trains on every group and ships its last epoch
     real_only = recipe.pop("real_only", False)  # ... and this one on the real videos alone (SBI)
-    make_splits([data / "manifest.csv"], splits, test_size=0.0, val_size=0.0 if no_val else 0.12, test_ratios=[],
+    make_splits([manifest], splits, test_size=0.0, val_size=0.0 if no_val else 0.12, test_ratios=[],
                 resplit=True, seed=args.seed)
     if real_only:
         rows = pd.read_csv(splits / "train.csv", dtype=str, keep_default_na=False)

@@ -73,24 +73,21 @@ METHODS = ("Deepfakes", "Face2Face", "FaceSwap")
 
 def prepare(root: Path, work: Path, folds: int, seed: int) -> Path:
     """Extract (once) and write the fold folders (identity-safe groups)."""
-    from dfdetect.extraction import ExtractOptions, gather_inputs, run_extraction
     from dfdetect.splitting import make_folds
 
-    data = work / "data"
-    if not (data / "manifest.csv").is_file():
-        inputs = gather_inputs([root], dataset="ff++", compression="c23")
-        run_extraction(inputs, data, ExtractOptions(frames=32, size=160), workers=2)
+    manifest = extract_crops(root, work)
     splits = work / f"folds{folds}"
     if not (splits / "folds.json").is_file():
-        make_folds([data / "manifest.csv"], splits, folds=folds, val_size=0.2, seed=seed)
+        make_folds([manifest], splits, folds=folds, val_size=0.2, seed=seed)
     return splits
 
 
-def extract_crops(root: Path, work: Path, size: int) -> Path:
-    """The same videos extracted at another crop size (once): WORK/data_<size>/manifest.csv."""
+def extract_crops(root: Path, work: Path, size: int = 160) -> Path:
+    """Extract the folder's videos once at `size` px crops: WORK/data/manifest.csv for the folds'
+    160 px, WORK/data_<size>/manifest.csv for recipes with their own `crop` size."""
     from dfdetect.extraction import ExtractOptions, gather_inputs, run_extraction
 
-    data = work / f"data_{size}"
+    data = work / ("data" if size == 160 else f"data_{size}")
     if not (data / "manifest.csv").is_file():
         inputs = gather_inputs([root], dataset="ff++", compression="c23")
         run_extraction(inputs, data, ExtractOptions(frames=32, size=size), workers=2)
@@ -224,9 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in names:
         for held_out in (METHODS if args.cross else (None,)):
-            repeat = f"-seed{args.train_seed}" if args.train_seed is not None else ""
-            label = (f"{name} (unseen {held_out})" if held_out else name) + repeat
-            tag = (f"{name}-without-{held_out}" if held_out else name) + repeat
+            tag, label = run_names(name, held_out, args.train_seed)
             crop = RECIPES[name].get("crop")
             faces_from = extract_crops(args.root, args.work, crop) if crop else None
             seed = args.seed if args.train_seed is None else args.train_seed
@@ -247,14 +242,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run_names(name: str, held_out: str | None, train_seed: int | None) -> tuple[str, str]:
+    """(folder/file tag, table label) of one run: cross-manipulation and seed repeats get their own."""
+    repeat = f"-seed{train_seed}" if train_seed is not None else ""
+    if held_out:
+        return f"{name}-without-{held_out}{repeat}", f"{name} (unseen {held_out}){repeat}"
+    return f"{name}{repeat}", f"{name}{repeat}"
+
+
 def report(work: Path, names: list[str], cross: bool, train_seed: int | None = None) -> int:
     """Summarise finished runs (several recipes may have been run by separate processes)."""
     rows = []
     for name in names:
         for held_out in (METHODS if cross else (None,)):
-            repeat = f"-seed{train_seed}" if train_seed is not None else ""
-            tag = (f"{name}-without-{held_out}" if held_out else name) + repeat
-            label = (f"{name} (unseen {held_out})" if held_out else name) + repeat
+            tag, label = run_names(name, held_out, train_seed)
             for path in sorted(work.glob(f"oof_{tag}.csv")) + sorted(work.glob(f"oof_{tag}_folds*.csv")):
                 rows.append(summarise(label, pd.read_csv(path)))
     table = pd.DataFrame(rows)
