@@ -47,6 +47,13 @@ RECIPES: dict[str, dict] = {
     # at 1.3x, so 160 px crops shrink the larger ones), trained at 224; `crop` selects WORK/data_<crop>
     "cnn-lite0-sbi-224-e24": {**LITE, "pretrained": True, "freeze": 3, "augment": ["flip", "color", "sbi"],
                               "img_size": 224, "epochs": 24, "crop": 224},
+    # Third round, declared 2026-11-29 before it ran: no new recipe, only fresh training seeds of this one.
+    # Seeds 0 (0.876) and 1 (0.811) disagree, so one run cannot settle the target. Run --train-seed 2 and
+    # --train-seed 3 (never run before), then judge two figures fixed now: (a) the mean of the four seeds'
+    # pooled OOF AUCs (the recipe's level), and (b) the seed ensemble, every video scored by the mean of
+    # the fold models' probabilities over seeds 0-3 (`--ensemble-seeds 0,1,2,3`). The target counts as
+    # met only if (b) reaches 0.85 with its lower bound above 0.75 AND the ensemble of the two fresh seeds
+    # alone (2,3), which no earlier choice saw, does too.
     # also in the second round: the larger Lite2 backbone (same recipe as e24), to test capacity against data
     "cnn-lite2-sbi-160-e24": {"model": "cnn", "backbone": "efficientnet_lite2", "pretrained": True, "freeze": 3,
                               "augment": ["flip", "color", "sbi"], "img_size": 160, "epochs": 24},
