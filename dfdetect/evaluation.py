@@ -12,6 +12,7 @@ per ratio; results.csv keeps every set plus those summaries.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -220,11 +221,26 @@ def evaluate_model(
     """Score every test CSV with an already loaded model; the library half of `dfdetect eval`.
 
     `checkpoint` names the model in the error raised for a non-finite score."""
+    return evaluate_models([(model, config)], test_csvs, options, on_progress, [checkpoint])
+
+
+def evaluate_models(
+    members: Sequence[tuple["nn.Module", dict[str, Any]]],
+    test_csvs: Sequence[str | Path],
+    options: EvalOptions | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    checkpoints: Sequence[str] = (),
+) -> EvalReport:
+    """Like evaluate_model, for one model or an ensemble (the members' probabilities averaged)."""
     from dfdetect.device import select_device
+    from dfdetect.ensemble import EnsembleScorer, ensemble_config
     from dfdetect.inference import StackScorer, check_aggregate
 
     options = options or EvalOptions()
     check_aggregate(options.aggregate)
+    names = [c or cfg.get("checkpoint", "") for c, (_, cfg) in itertools.zip_longest(checkpoints, members, fillvalue="")]
+    config = ensemble_config(names, [cfg for _, cfg in members])
+    checkpoint = " + ".join(n for n in names if n)
     paths = [Path(p) for p in test_csvs]
     if not paths:
         raise DfdetectError("no test CSV given; pass e.g. SPLITS/test.csv SPLITS/test_1to10.csv")
@@ -234,8 +250,8 @@ def evaluate_model(
         for vid, _, faces in rows:
             unique.setdefault(faces, vid)
     device = select_device(options.device)
-    model = model.to(device)
-    scorer = StackScorer(model, config, device, options.aggregate, options.batch_size)
+    scorers = [StackScorer(m.to(device), cfg, device, options.aggregate, options.batch_size) for m, cfg in members]
+    scorer = scorers[0] if len(scorers) == 1 else EnsembleScorer(scorers, names)
 
     def stacks():
         for faces in unique:
@@ -252,7 +268,7 @@ def evaluate_model(
         if not np.isfinite(video_prob) and len(frame_probs) == 0 and _stack_is_empty(faces):
             empty.add(faces)  # an empty stack: no face, not a model failure
         else:
-            check_finite(f"{unique[faces]} ({faces})", video_prob, frame_probs, checkpoint or config.get("checkpoint", ""))
+            check_finite(f"{unique[faces]} ({faces})", video_prob, frame_probs, checkpoint)
         if on_progress:
             on_progress(done, total)
 
@@ -276,21 +292,23 @@ def evaluate_model(
 
 def evaluate(
     run: str | Path, test_csvs: Sequence[str | Path], options: EvalOptions | None = None,
-    reference_positive: str | None = None,
+    reference_positive: str | None = None, ensemble: Sequence[str | Path] = (),
 ) -> EvalReport:
     """Load RUN (a run folder or a checkpoint file) and evaluate it on the test CSVs.
 
+    `ensemble` adds checkpoints whose probabilities are averaged with RUN's (dfdetect.ensemble).
     `reference_positive` (real|fake) is only for reference-code checkpoints without a label_map."""
-    from dfdetect.checkpoint import load_model
+    from dfdetect.ensemble import load_members
 
     options = options or EvalOptions()
-    model, config = load_model(run, device="cpu", reference_positive=reference_positive)
+    runs = [str(run), *map(str, ensemble)]
+    members = load_members(runs, device="cpu", reference_positive=reference_positive)
     with console.progress_task("scoring videos", None) as (progress, task):
         def tick(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        report = evaluate_model(model, config, test_csvs, options, on_progress=tick, checkpoint=str(run))
-    report.checkpoint = str(run)
+        report = evaluate_models(members, test_csvs, options, on_progress=tick, checkpoints=runs)
+    report.checkpoint = " + ".join(runs)
     return report
 
 

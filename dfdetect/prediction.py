@@ -162,21 +162,28 @@ def build_extract_options(config: dict[str, Any], **overrides: Any) -> "ExtractO
 class Predictor:
     """Holds the model, the scorer and the face detector for a whole batch of videos."""
 
-    def __init__(self, checkpoint: str | os.PathLike[str], options: PredictOptions | None = None,
+    def __init__(self, checkpoint: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+                 options: PredictOptions | None = None,
                  extract_overrides: dict[str, Any] | None = None, model=None, config=None,
                  reference_positive: str | None = None) -> None:
+        """`checkpoint` may list several: an ensemble, their probabilities averaged (dfdetect.ensemble)."""
         from dfdetect.device import select_device
+        from dfdetect.ensemble import EnsembleScorer, ensemble_config, load_members
         from dfdetect.inference import StackScorer
 
         self.options = options or PredictOptions()
         self.device = select_device(self.options.device)
+        names = [str(checkpoint)] if isinstance(checkpoint, (str, os.PathLike)) else [str(c) for c in checkpoint]
         if model is None:
-            from dfdetect.checkpoint import load_model
-
-            model, config = load_model(checkpoint, device=str(self.device), reference_positive=reference_positive)
-        self.checkpoint = str(checkpoint)
-        self.model, self.config = model.to(self.device), dict(config or {})
-        self.scorer = StackScorer(self.model, self.config, self.device, self.options.aggregate, self.options.batch_size)
+            members = load_members(names, device=str(self.device), reference_positive=reference_positive)
+        else:
+            members = [(model, dict(config or {}))]
+        self.checkpoint = " + ".join(names)
+        self.model = members[0][0].to(self.device)
+        self.config = ensemble_config(names, [cfg for _, cfg in members])
+        opts = self.options
+        scorers = [StackScorer(m.to(self.device), cfg, self.device, opts.aggregate, opts.batch_size) for m, cfg in members]
+        self.scorer = scorers[0] if len(scorers) == 1 else EnsembleScorer(scorers, names)
         self.extract_options = build_extract_options(self.config, **{"device": self.options.device, **(extract_overrides or {})})
         self._detector = None
         self.keep_faces = False  # --explain sets it: the stack then rides along on each prediction

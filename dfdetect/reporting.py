@@ -129,7 +129,9 @@ def write_eval_plots(report: "EvalReport", out_dir: str | Path, label: str | Non
             continue
         seen.add(s.group)
         curves.append((s.name, s.labels, s.video_scores))
-    name = label or str(report.config.get("model") or "model")
+    from dfdetect.ensemble import describe_model
+
+    name = label or describe_model(report.config)
     return [
         plot_roc_curves(curves, out / "roc.png", title=f"ROC: {name}"),
         plot_auc_vs_ratio({name: _ratio_points(report)}, out / "auc_vs_ratio.png"),

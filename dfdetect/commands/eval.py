@@ -32,6 +32,9 @@ def command(
     reference_positive: Annotated[Optional[str], typer.Option(
         "--reference-positive", help="What a reference-code checkpoint's output means (real or fake) when it has no label_map.",
         show_default=False)] = None,
+    ensemble: Annotated[Optional[List[str]], typer.Option(
+        "--ensemble", help="Another RUN or checkpoint whose probabilities are averaged with RUN's (a seed ensemble); "
+                           "repeat for more. All must be trained on the same crops.", show_default=False)] = None,
     report_html: Annotated[Optional[Path], typer.Option(
         "--report", help="Write one self-contained HTML report (metrics, plots, confident mistakes with heat maps).")] = None,
     device: DeviceOption = "auto",
@@ -44,6 +47,7 @@ def command(
     are reported as mean ± std; sets holding one class show n/a for AUC, AP and EER."""
     prefer_passive_openmp()
     from dfdetect.device import validate_device_string
+    from dfdetect.ensemble import describe_model
     from dfdetect.evaluation import EvalOptions, evaluate
     from dfdetect.inference import check_aggregate
     from dfdetect.manifest import write_csv_atomic
@@ -55,9 +59,9 @@ def command(
     validate_device_string(device)
     _check_files(test_csvs, out, scores, plot, report_html)
     options = EvalOptions(threshold=threshold, aggregate=aggregate, device=device, batch_size=batch_size)
-    report = evaluate(run, test_csvs, options, reference_positive=reference_positive)
-    model = report.config.get("model", "model")
-    print_table(metrics_table(report.summary_rows(), title=f"{model} · {run} · threshold {threshold:g}"))
+    report = evaluate(run, test_csvs, options, reference_positive=reference_positive, ensemble=ensemble or ())
+    model = describe_model(report.config)
+    print_table(metrics_table(report.summary_rows(), title=f"{model} · {report.checkpoint} · threshold {threshold:g}"))
     if out:
         write_csv_atomic(report.results_frame(), out)
         console.info(f"results: {out}")

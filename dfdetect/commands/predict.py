@@ -23,7 +23,7 @@ EPILOG = (
 # Shown at the end of --help (cli.py passes it to Typer as the epilog).
 EXAMPLES = [
     "dfdetect predict demo/fake/fake_000.mp4 --checkpoint runs/dual",
-    "dfdetect predict videos/ --checkpoint runs/dual --out results.csv",
+    "dfdetect predict videos/ -c runs/seed0 -c runs/seed1 --out results.csv   # an ensemble: mean probability",
     'find videos -name "*.mp4" | dfdetect predict - -c runs/dual --format jsonl',
 ]
 
@@ -32,8 +32,9 @@ EXAMPLES = [
 def command(
     videos: Annotated[List[str], typer.Argument(
         help="Video files, folders (searched recursively), or '-' to read paths from stdin.", show_default=False)],
-    checkpoint: Annotated[Optional[str], typer.Option(
-        "--checkpoint", "-c", help="RUN folder or checkpoint file.", show_default="$DFDETECT_CHECKPOINT")] = None,
+    checkpoint: Annotated[Optional[List[str]], typer.Option(
+        "--checkpoint", "-c", help="RUN folder or checkpoint file; repeat it for an ensemble (probabilities averaged).",
+        show_default="$DFDETECT_CHECKPOINT, else the bundled model")] = None,
     threshold: Annotated[float, typer.Option("--threshold", help="P(fake) at or above which a video is called fake.")] = 0.5,
     aggregate: Annotated[str, typer.Option(
         "--aggregate", help="Video score of models without a video head: mean, max or median of frame probabilities.")] = "mean",
@@ -76,7 +77,7 @@ def command(
     validate_device_string(device)
     stdout_format = choose_format(fmt, sys.stdout.isatty())
     file_format = _out_format(out, fmt, stdout_format) if out else None
-    ckpt = _checkpoint(checkpoint)
+    ckpt = [_checkpoint(c) for c in checkpoint] if checkpoint else [_checkpoint(None)]
     from dfdetect.sharding import parse_shard, part_path
 
     shard_spec = parse_shard(shard)

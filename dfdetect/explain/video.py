@@ -11,8 +11,11 @@ if TYPE_CHECKING:
 
 def check_explainable(predictor: "Predictor") -> None:
     """Fail before any video is read when the model has no layer to explain."""
+    from dfdetect.errors import UsageError
     from dfdetect.explain.gradcam import resolve_cam_layer
 
+    if predictor.config.get("ensemble"):  # a heat map of one member would not explain the averaged verdict
+        raise UsageError("--explain explains one model; pass a single --checkpoint")
     resolve_cam_layer(predictor.model)
 
 

@@ -32,13 +32,14 @@ def _explainer(run: str | Path, options: Any = None) -> Callable | None:
 
 def write_eval_report(report: "EvalReport", path: str | Path, options: Any = None, heatmaps: bool = True) -> Path:
     """`eval --report`: one HTML file for one checkpoint on its test sets."""
+    from dfdetect.ensemble import describe_model
     from dfdetect.plots import plot_auc_vs_ratio, plot_roc_curves
     from dfdetect.report.figures import plot_uri
     from dfdetect.report.html import build_report, write_report
     from dfdetect.reporting import _ratio_points
 
     threshold = float(getattr(options, "threshold", 0.5))
-    name = str(report.config.get("model") or "model")
+    name = describe_model(report.config)
     curves, seen = [], set()
     for s in report.sets:
         if s.group not in seen:
@@ -49,7 +50,7 @@ def write_eval_report(report: "EvalReport", path: str | Path, options: Any = Non
     config = {"checkpoint": report.checkpoint or "(in memory)", "threshold": threshold,
               "aggregate": getattr(options, "aggregate", "mean"), **report.config}
     explainers = {}
-    if heatmaps and report.checkpoint:
+    if heatmaps and report.checkpoint and not report.config.get("ensemble"):  # a heat map explains one model
         explainer = _explainer(report.checkpoint, options)
         if explainer is not None:
             explainers[name] = explainer
