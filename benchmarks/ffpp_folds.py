@@ -202,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="the folds' seed (when first made) and the training seed")
     ap.add_argument("--train-seed", type=int, default=None,
                     help="repeat a recipe with another training seed on the same folds (runs/<recipe>-seed<N>)")
+    ap.add_argument("--ensemble-seeds", default=None, metavar="0,1,2",
+                    help="train nothing: per-seed results, their mean, and the seed ensemble (mean probability "
+                         "per video) of finished seed runs; seed 0 is the recipe's first run")
     ap.add_argument("--report-only", action="store_true",
                     help="train nothing: summarise the finished WORK/oof_*.csv of the chosen recipes")
     args = ap.parse_args(argv)
@@ -213,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in RECIPES]
     if unknown:
         ap.error(f"unknown recipe {unknown[0]}; choose from {', '.join(RECIPES)}")
+    if args.ensemble_seeds:
+        return report_seed_ensembles(args.work, names, [int(x) for x in args.ensemble_seeds.split(",")])
     if args.report_only:
         return report(args.work, names, args.cross, args.train_seed)
     if args.external:
@@ -270,6 +275,39 @@ def report(work: Path, names: list[str], cross: bool, train_seed: int | None = N
     write_results(table, out)
     print(table.to_string(index=False))
     print(f"wrote {out}")
+    return 0
+
+
+def report_seed_ensembles(work: Path, names: list[str], seeds: list[int]) -> int:
+    """Each seed's pooled OOF AUC, their mean, and the seed ensemble: every video scored by the mean
+    of its fold models' probabilities over the seeds (what `eval --ensemble` computes)."""
+    rows = []
+    for name in names:
+        runs = []
+        for seed in seeds:
+            tag, label = run_names(name, None, seed or None)
+            path = work / f"oof_{tag}.csv"
+            if not path.is_file():
+                how = f" --train-seed {seed}" if seed else ""
+                raise SystemExit(f"{path}: missing; run --recipes {name}{how} first")
+            runs.append(pd.read_csv(path))
+            rows.append(summarise(label, runs[-1]))
+        if any(set(r["video_id"]) != set(runs[0]["video_id"]) for r in runs):
+            raise SystemExit(f"{name}: the seed runs scored different videos; they must share the folds")
+        aucs = [r["auc"] for r in rows[-len(seeds):]]
+        rows.append({"recipe": f"{name} mean of seeds {','.join(map(str, seeds))}", "auc": sum(aucs) / len(aucs),
+                     "auc_lo": min(aucs), "auc_hi": max(aucs)})  # here lo/hi are the seeds' range, not a CI
+        merged = pd.concat(runs).groupby("video_id", sort=False).agg(
+            label=("label", "first"), prob=("prob", "mean"), fold=("fold", "first"), seconds=("seconds", "sum"))
+        merged = merged.reset_index()
+        tag = f"{name}-ensemble-seeds{''.join(map(str, seeds))}"
+        merged.to_csv(work / f"oof_{tag}.csv", index=False)
+        rows.append(summarise(f"{name} ensemble of seeds {','.join(map(str, seeds))}", merged))
+    table = pd.DataFrame(rows)
+    out = work / "results_ensembles.csv"
+    write_results(table, out)
+    print(table.to_markdown(index=False, floatfmt=".3f") if _has_tabulate() else table.to_string(index=False))
+    print(f"wrote {out} (for the 'mean of seeds' rows auc_lo/auc_hi are the seeds' min and max)")
     return 0
 
 

@@ -70,3 +70,32 @@ def test_every_recipe_is_a_valid_training_config(ffpp_folds):
     for name, recipe in ffpp_folds.RECIPES.items():
         fields = {k: v for k, v in {**ffpp_folds.COMMON, **recipe}.items() if k not in script_only}
         TrainConfig(train_csv="train.csv", **fields)  # an unknown or misspelt key raises TypeError
+
+
+def test_seed_ensemble_averages_each_videos_probability_over_seeds(ffpp_folds, tmp_path):
+    ids = ["orig_a", "x__Deepfakes__y_b", "orig_c", "x__FaceSwap__y_d", "orig_e", "x__Face2Face__y_f"]
+    labels = [0, 1, 0, 1, 0, 1]
+    probs = {0: [0.1, 0.9, 0.6, 0.4, 0.2, 0.8], 1: [0.5, 0.3, 0.2, 0.9, 0.1, 0.7]}
+    for seed, p in probs.items():
+        tag = "r" if seed == 0 else "r-seed1"
+        order = list(range(6))[::-1] if seed else list(range(6))  # rows in another order: matched by video_id
+        pd.DataFrame({"video_id": [ids[i] for i in order], "label": [labels[i] for i in order],
+                      "prob": [p[i] for i in order], "fold": [f"fold_{int(i >= 4)}" for i in order], "seconds": 60.0}
+                     ).to_csv(tmp_path / f"oof_{tag}.csv", index=False)
+    assert ffpp_folds.report_seed_ensembles(tmp_path, ["r"], [0, 1]) == 0
+
+    merged = pd.read_csv(tmp_path / "oof_r-ensemble-seeds01.csv").set_index("video_id")
+    for i, vid in enumerate(ids):
+        assert merged.loc[vid, "prob"] == pytest.approx((probs[0][i] + probs[1][i]) / 2)
+        assert merged.loc[vid, "label"] == labels[i]
+    table = pd.read_csv(tmp_path / "results_ensembles.csv").set_index("recipe")
+    from sklearn.metrics import roc_auc_score
+
+    aucs = [roc_auc_score(labels, probs[s]) for s in (0, 1)]
+    assert table.loc["r mean of seeds 0,1", "auc"] == pytest.approx(sum(aucs) / 2)
+    mean_prob = [(a + b) / 2 for a, b in zip(probs[0], probs[1])]
+    assert table.loc["r ensemble of seeds 0,1", "auc"] == pytest.approx(roc_auc_score(labels, mean_prob))
+
+    (tmp_path / "oof_r-seed1.csv").unlink()
+    with pytest.raises(SystemExit, match="--train-seed 1 first"):
+        ffpp_folds.report_seed_ensembles(tmp_path, ["r"], [0, 1])
