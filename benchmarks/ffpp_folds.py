@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.external:
         if not args.external.is_file():
             ap.error(f"--external {args.external}: no such file; pass the manifest.csv written by `dfdetect extract`")
-        return score_external(args.work, names, args.external)
+        return score_external(args.work, names, args.external, args.train_seed)
     splits = prepare(args.root, args.work, args.folds, args.seed)
     fold_dirs = sorted(splits.glob("fold_*"))
     if args.only_fold is not None:
@@ -303,6 +303,9 @@ def report_seed_ensembles(work: Path, names: list[str], seeds: list[int]) -> int
         tag = f"{name}-ensemble-seeds{''.join(map(str, seeds))}"
         merged.to_csv(work / f"oof_{tag}.csv", index=False)
         rows.append(summarise(f"{name} ensemble of seeds {','.join(map(str, seeds))}", merged))
+        external = [work / f"external_{run_names(name, None, seed or None)[0]}.csv" for seed in seeds]
+        if all(p.is_file() for p in external):  # the `--external` check, for the ensemble
+            rows[-1].update(_external_ensemble([pd.read_csv(p) for p in external]))
     table = pd.DataFrame(rows)
     out = work / "results_ensembles.csv"
     write_results(table, out)
@@ -311,7 +314,19 @@ def report_seed_ensembles(work: Path, names: list[str], seeds: list[int]) -> int
     return 0
 
 
-def score_external(work: Path, names: list[str], manifest: Path) -> int:
+def _external_ensemble(per_seed: list[pd.DataFrame]) -> dict:
+    """AUC on the external clips of each fold's seed ensemble (mean over seeds), and of the mean of all."""
+    from sklearn.metrics import roc_auc_score
+
+    df = pd.concat(per_seed)
+    by_fold = df.groupby(["fold", "video_id"]).agg(label=("label", "first"), prob=("prob", "mean")).reset_index()
+    per_model = [roc_auc_score(g["label"], g["prob"]) for _, g in by_fold.groupby("fold")]
+    mean = df.groupby("video_id").agg(label=("label", "first"), prob=("prob", "mean"))
+    return {"external_auc_per_fold_ensemble": " ".join(f"{a:.3f}" for a in per_model),
+            "external_auc_of_mean_score": roc_auc_score(mean["label"], mean["prob"])}
+
+
+def score_external(work: Path, names: list[str], manifest: Path, train_seed: int | None = None) -> int:
     """Generalisation check: each recipe's fold models (four models trained on different FF++ groups)
     score videos from other sources. With a handful of clips one model's AUC is noise, so the spread
     over the fold models and the AUC of their mean score are reported."""
@@ -324,7 +339,8 @@ def score_external(work: Path, names: list[str], manifest: Path) -> int:
     rows = []
     for name in names:
         scores = []
-        for fold in sorted((work / "runs" / name).glob("fold_*")):
+        tag, label = run_names(name, None, train_seed)
+        for fold in sorted((work / "runs" / tag).glob("fold_*")):
             ckpt = fold / "train" / ("last.ckpt" if RECIPES[name].get("no_val") else "best.ckpt")
             if not (fold / "oof.csv").is_file() or not ckpt.is_file():
                 continue
@@ -335,10 +351,10 @@ def score_external(work: Path, names: list[str], manifest: Path) -> int:
         if not scores:
             continue
         df = pd.concat(scores)
-        df.to_csv(work / f"external_{name}.csv", index=False)
+        df.to_csv(work / f"external_{tag}.csv", index=False)
         per_model = [roc_auc_score(g["label"], g["prob"]) for _, g in df.groupby("fold")]
         mean = df.groupby("video_id").agg(label=("label", "first"), prob=("prob", "mean"))
-        rows.append({"recipe": name, "videos": len(mean), "fakes": int(mean["label"].sum()), "models": len(per_model),
+        rows.append({"recipe": label, "videos": len(mean), "fakes": int(mean["label"].sum()), "models": len(per_model),
                      "auc_per_model_mean": float(np.mean(per_model)), "auc_per_model_min": min(per_model),
                      "auc_per_model_max": max(per_model), "auc_of_mean_score": roc_auc_score(mean["label"], mean["prob"])})
     table = pd.DataFrame(rows)

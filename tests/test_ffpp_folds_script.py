@@ -96,6 +96,22 @@ def test_seed_ensemble_averages_each_videos_probability_over_seeds(ffpp_folds, t
     mean_prob = [(a + b) / 2 for a, b in zip(probs[0], probs[1])]
     assert table.loc["r ensemble of seeds 0,1", "auc"] == pytest.approx(roc_auc_score(labels, mean_prob))
 
+    # the --external check of the ensemble: each fold's models averaged over the seeds
+    ext = {0: [0.2, 0.7, 0.9, 0.4], 1: [0.6, 0.5, 0.1, 0.8]}  # fold_0 then fold_1, clips u (real) and v (fake)
+    for seed, p in ext.items():
+        pd.DataFrame({"video_id": ["u", "v"] * 2, "label": [0, 1] * 2, "prob": p, "fold": ["fold_0"] * 2 + ["fold_1"] * 2}
+                     ).to_csv(tmp_path / f"external_{'r' if seed == 0 else 'r-seed1'}.csv", index=False)
+    ffpp_folds.report_seed_ensembles(tmp_path, ["r"], [0, 1])
+    row = pd.read_csv(tmp_path / "results_ensembles.csv").set_index("recipe").loc["r ensemble of seeds 0,1"]
+    # fold_0: u 0.4, v 0.6 -> 1.0; fold_1: u 0.5, v 0.6 -> 1.0; all: u 0.45, v 0.6 -> 1.0
+    assert row["external_auc_per_fold_ensemble"] == "1.000 1.000"
+    ext[1] = [0.6, 0.0, 0.1, 0.8]  # fold_0 now u 0.4, v 0.35 -> 0.0
+    pd.DataFrame({"video_id": ["u", "v"] * 2, "label": [0, 1] * 2, "prob": ext[1],
+                  "fold": ["fold_0"] * 2 + ["fold_1"] * 2}).to_csv(tmp_path / "external_r-seed1.csv", index=False)
+    ffpp_folds.report_seed_ensembles(tmp_path, ["r"], [0, 1])
+    row = pd.read_csv(tmp_path / "results_ensembles.csv").set_index("recipe").loc["r ensemble of seeds 0,1"]
+    assert row["external_auc_per_fold_ensemble"] == "0.000 1.000"
+
     (tmp_path / "oof_r-seed1.csv").unlink()
     with pytest.raises(SystemExit, match="--train-seed 1 first"):
         ffpp_folds.report_seed_ensembles(tmp_path, ["r"], [0, 1])
