@@ -283,9 +283,10 @@ def report_seed_ensembles(work: Path, names: list[str], seeds: list[int]) -> int
     of its fold models' probabilities over the seeds (what `eval --ensemble` computes)."""
     rows = []
     for name in names:
-        runs = []
+        runs, tags = [], []
         for seed in seeds:
             tag, label = run_names(name, None, seed or None)
+            tags.append(tag)
             path = work / f"oof_{tag}.csv"
             if not path.is_file():
                 how = f" --train-seed {seed}" if seed else ""
@@ -303,7 +304,7 @@ def report_seed_ensembles(work: Path, names: list[str], seeds: list[int]) -> int
         tag = f"{name}-ensemble-seeds{''.join(map(str, seeds))}"
         merged.to_csv(work / f"oof_{tag}.csv", index=False)
         rows.append(summarise(f"{name} ensemble of seeds {','.join(map(str, seeds))}", merged))
-        external = [work / f"external_{run_names(name, None, seed or None)[0]}.csv" for seed in seeds]
+        external = [work / f"external_{t}.csv" for t in tags]
         if all(p.is_file() for p in external):  # the `--external` check, for the ensemble
             rows[-1].update(_external_ensemble([pd.read_csv(p) for p in external]))
     table = pd.DataFrame(rows)

@@ -80,7 +80,7 @@ def resolve_checkpoint(path_or_run: str | os.PathLike[str]) -> Path:
             raise DfdetectError(f"{p}: no {BEST} in this run folder{hint}")
         return best
     if not p.exists():
-        raise DfdetectError(f"{p}: no such checkpoint file or run folder")
+        raise DfdetectError(f"{p}: no such checkpoint file or run folder; pass a RUN folder from `dfdetect train` or a .ckpt file")
     return p
 
 

@@ -233,8 +233,8 @@ def evaluate_models(
 ) -> EvalReport:
     """Like evaluate_model, for one model or an ensemble (the members' probabilities averaged)."""
     from dfdetect.device import select_device
-    from dfdetect.ensemble import EnsembleScorer, ensemble_config
-    from dfdetect.inference import StackScorer, check_aggregate
+    from dfdetect.ensemble import build_scorer, ensemble_config
+    from dfdetect.inference import check_aggregate
 
     options = options or EvalOptions()
     check_aggregate(options.aggregate)
@@ -250,8 +250,7 @@ def evaluate_models(
         for vid, _, faces in rows:
             unique.setdefault(faces, vid)
     device = select_device(options.device)
-    scorers = [StackScorer(m.to(device), cfg, device, options.aggregate, options.batch_size) for m, cfg in members]
-    scorer = scorers[0] if len(scorers) == 1 else EnsembleScorer(scorers, names)
+    scorer = build_scorer(members, names, device, options.aggregate, options.batch_size)
 
     def stacks():
         for faces in unique:

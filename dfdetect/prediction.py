@@ -168,8 +168,7 @@ class Predictor:
                  reference_positive: str | None = None) -> None:
         """`checkpoint` may list several: an ensemble, their probabilities averaged (dfdetect.ensemble)."""
         from dfdetect.device import select_device
-        from dfdetect.ensemble import EnsembleScorer, ensemble_config, load_members
-        from dfdetect.inference import StackScorer
+        from dfdetect.ensemble import build_scorer, ensemble_config, load_members
 
         self.options = options or PredictOptions()
         self.device = select_device(self.options.device)
@@ -181,9 +180,7 @@ class Predictor:
         self.checkpoint = " + ".join(names)
         self.model = members[0][0].to(self.device)
         self.config = ensemble_config(names, [cfg for _, cfg in members])
-        opts = self.options
-        scorers = [StackScorer(m.to(self.device), cfg, self.device, opts.aggregate, opts.batch_size) for m, cfg in members]
-        self.scorer = scorers[0] if len(scorers) == 1 else EnsembleScorer(scorers, names)
+        self.scorer = build_scorer(members, names, self.device, self.options.aggregate, self.options.batch_size)
         self.extract_options = build_extract_options(self.config, **{"device": self.options.device, **(extract_overrides or {})})
         self._detector = None
         self.keep_faces = False  # --explain sets it: the stack then rides along on each prediction
