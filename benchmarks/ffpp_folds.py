@@ -54,6 +54,15 @@ RECIPES: dict[str, dict] = {
     # the fold models' probabilities over seeds 0-3 (`--ensemble-seeds 0,1,2,3`). The target counts as
     # met only if (b) reaches 0.85 with its lower bound above 0.75 AND the ensemble of the two fresh seeds
     # alone (2,3), which no earlier choice saw, does too.
+    # Fourth round, declared 2026-11-29 before it ran. The third showed the recipe's seed spread (0.805-0.876)
+    # is as large as its distance to the target; the likely cause is which epoch best.ckpt keeps (picked on
+    # ~20 validation videos) and the last batches' noise. One change, nothing else: a moving average of the
+    # weights (`train --ema 0.999`, timm's warm-up, so about the last 3 epochs count by the end). Run
+    # --train-seed 4 and --train-seed 5 (never run for any recipe). The target counts as met only if each
+    # of the two runs, AND their seed ensemble, reaches a pooled OOF AUC of 0.85 with its lower bound above
+    # 0.75. Also reported: the gap between the two seeds against the third round's (0.805-0.876).
+    "cnn-lite0-sbi-224-e24-ema": {**LITE, "pretrained": True, "freeze": 3, "augment": ["flip", "color", "sbi"],
+                                  "img_size": 224, "epochs": 24, "crop": 224, "ema": 0.999},
     # also in the second round: the larger Lite2 backbone (same recipe as e24), to test capacity against data
     "cnn-lite2-sbi-160-e24": {"model": "cnn", "backbone": "efficientnet_lite2", "pretrained": True, "freeze": 3,
                               "augment": ["flip", "color", "sbi"], "img_size": 160, "epochs": 24},

@@ -45,7 +45,7 @@ def command(
     frequency: Annotated[Optional[str], typer.Option("--frequency", help="none or dct input.", rich_help_panel=_MODEL)] = None,
     frames: Annotated[Optional[int], typer.Option("--frames", help="Frames per clip T (default: the model's, 32).", rich_help_panel=_DATA)] = None,
     img_size: Annotated[Optional[int], typer.Option("--img-size", help="Face size fed to the model (default: the model's; 64 for dual).", rich_help_panel=_DATA)] = None,
-    augment: Annotated[str, typer.Option("--augment", help="Comma list of flip, color, xray, or none.", rich_help_panel=_DATA)] = "flip,color",
+    augment: Annotated[str, typer.Option("--augment", help="Comma list of flip, color, xray, sbi (self-blended fakes), or none.", rich_help_panel=_DATA)] = "flip,color",
     balance: Annotated[bool, typer.Option("--balance", help="Draw real and fake clips equally often.", rich_help_panel=_DATA)] = False,
     workers: Annotated[Optional[int], typer.Option("--workers", help="DataLoader worker processes (default min(4, CPUs)).", rich_help_panel=_DATA)] = None,
     epochs: Annotated[int, typer.Option("--epochs", help="Epochs.", rich_help_panel=_OPTIM)] = 20,
@@ -58,6 +58,7 @@ def command(
     pos_weight: Annotated[Optional[float], typer.Option("--pos-weight", help="BCE weight of the fake class.", rich_help_panel=_OPTIM)] = None,
     schedule: Annotated[str, typer.Option("--schedule", help="none, cosine or step (x0.1 every third of the run).", rich_help_panel=_OPTIM)] = "none",
     clip_grad: Annotated[Optional[float], typer.Option("--clip-grad", help="Clip the gradient norm to this value.", rich_help_panel=_OPTIM)] = None,
+    ema: Annotated[Optional[float], typer.Option("--ema", help="Validate and save a moving average of the weights with this decay, e.g. 0.999 (steadier on small data).", rich_help_panel=_OPTIM)] = None,
     early_stop: Annotated[Optional[int], typer.Option("--early-stop", help="Stop after N epochs without improvement.", rich_help_panel=_OPTIM)] = None,
     fake_per_batch: Annotated[Optional[int], typer.Option("--fake-per-batch", help="Put exactly K fakes in every batch (imbalanced data: the AUC loss needs pairs).", rich_help_panel=_OPTIM)] = None,
     freeze: Annotated[int, typer.Option("--freeze", min=0, help="Keep the backbone's stem and first K stages fixed (small data; faster on a CPU).", rich_help_panel=_MODEL)] = 0,
@@ -84,7 +85,7 @@ def command(
         hidden=hidden, layers=layers, frequency=frequency, frames=frames, img_size=img_size,
         augment=list(parse_augment(augment)), balance=balance, workers=workers, epochs=epochs, batch_size=batch_size,
         lr=lr, alpha=alpha, gamma=gamma, p=p, beta=beta, pos_weight=pos_weight, schedule=schedule,
-        clip_grad=clip_grad, early_stop=early_stop, freeze=freeze, fake_per_batch=fake_per_batch, pretrained=pretrained, weights=weights, init_from=init_from,
+        clip_grad=clip_grad, ema=ema, early_stop=early_stop, freeze=freeze, fake_per_batch=fake_per_batch, pretrained=pretrained, weights=weights, init_from=init_from,
         reference_positive=reference_positive, out=out, device=device, seed=seed,
     )
     if resume:

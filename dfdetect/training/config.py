@@ -18,7 +18,7 @@ RESUME_LOCKED = (
     "train_csv", "val_csv", "model", "loss", "backbone", "temporal", "head", "hidden", "layers", "frequency",
     "frames", "img_size", "batch_size", "lr", "alpha", "gamma", "p", "beta", "pos_weight", "balance",
     "fake_per_batch", "samples_per_epoch", "augment", "schedule", "clip_grad", "freeze", "pretrained", "weights",
-    "init_from", "seed",
+    "init_from", "seed", "ema",
 )
 # Options that change on resume without harm.
 RESUME_FREE = ("epochs", "early_stop", "workers", "device")
@@ -59,6 +59,7 @@ class TrainConfig:
     pos_weight: float | None = None
     schedule: str = "none"
     clip_grad: float | None = None
+    ema: float | None = None  # decay of the weight average (training/ema.py); None: no average
     freeze: int = 0  # stem + first K backbone stages kept fixed (dfdetect/models/freezing.py)
     early_stop: int | None = None
     # weights
@@ -101,6 +102,7 @@ class TrainConfig:
             (self.pos_weight is None or self.pos_weight > 0, "--pos-weight must be > 0"),
             (self.clip_grad is None or self.clip_grad > 0, "--clip-grad must be > 0"),
             (self.freeze >= 0, "--freeze must be >= 0"),
+            (self.ema is None or 0.0 < self.ema < 1.0, "--ema must be between 0 and 1, e.g. 0.999"),
             (self.early_stop is None or self.early_stop >= 1, "--early-stop must be >= 1"),
             (self.workers is None or self.workers >= 0, "--workers must be >= 0"),
             (not self.fake_per_batch or 0 < self.fake_per_batch < self.batch_size,

@@ -21,6 +21,7 @@ from dfdetect.training.config import (
     prepare_run_dir,
 )
 from dfdetect.training.distributed import DistContext
+from dfdetect.training.validate import epoch_line
 
 if TYPE_CHECKING:
     import torch
@@ -228,6 +229,11 @@ class Trainer:
         self.optimizer = make_optimizer(self.model, c)
         self.scheduler = make_scheduler(self.optimizer, c)
         self.autocast, self.scaler, precision = amp_setup(self.device)
+        self.average = None
+        if c.ema:
+            from dfdetect.training.ema import WeightAverage
+
+            self.average = WeightAverage(self.bare_model, c.ema)
         self.ckpt_config = self._checkpoint_config()
         start_epoch, self.history = 1, []
         self.best_metric, self.best_epoch, self.since_best = None, None, 0
@@ -237,6 +243,7 @@ class Trainer:
             console.info(
                 f"training {c.model} ({self.level}) on {len(self.train_set)} clips x {self.frames} frames at "
                 f"{self.img_size}px, {self.device} {precision}"
+                + (f", weight average {c.ema}" if c.ema else "")
                 + (f", {self.dist.world_size} processes" if self.dist.enabled else "")
                 + f" -> {self.run_dir}"
             )
@@ -263,7 +270,7 @@ class Trainer:
             improved = self._update_best(row)
             self._save(epoch, improved)
             if self.main:
-                self._log(row, improved)
+                console.info(epoch_line(row, c.epochs, improved))
             if c.early_stop and self.since_best >= c.early_stop:
                 stopped_early = True
                 if self.main:
@@ -305,7 +312,7 @@ class Trainer:
                     progress.update(task, advance=1, status=f"loss {loss_sum / steps:.4f}")
         if self.scheduler is not None:
             self.scheduler.step()
-        val = run_validation(self.model, self.val_loader, self.loss_fn, self._prepare, self.autocast, self.dist) if self.val_loader else None
+        val = run_validation(self._kept_model(), self.val_loader, self.loss_fn, self._prepare, self.autocast, self.dist) if self.val_loader else None
         return {
             "epoch": epoch,
             "train_loss": loss_sum / max(steps, 1),
@@ -337,7 +344,13 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_grad)
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        if self.average is not None:
+            self.average.update(self.bare_model)
         return float(mean_loss)
+
+    def _kept_model(self) -> "torch.nn.Module":
+        """What is validated and saved: the weight average under --ema, else the model itself."""
+        return self.average.module if self.average is not None else self.model
 
     # ---------------------------------------------------------------- selection and files
     def _update_best(self, row: dict[str, Any]) -> bool:
@@ -367,34 +380,24 @@ class Trainer:
                 (self.run_dir / "config.json").write_text(json.dumps(self.ckpt_config, indent=2, sort_keys=True) + "\n")
             config = {**self.ckpt_config, "epoch": epoch}
             if improved:
-                save_checkpoint(self.run_dir / "best.ckpt", self.bare_model, {**config, self.select_on: self.best_metric})
+                save_checkpoint(self.run_dir / "best.ckpt", self._kept_model(), {**config, self.select_on: self.best_metric})
             state = make_train_state(
                 epoch=epoch, optimizer=self.optimizer, scheduler=self.scheduler, scaler=self.scaler,
                 best_metric=self.best_metric, best_epoch=self.best_epoch, epochs_since_best=self.since_best,
-                history=self.history,
+                history=self.history, extra=self.average.state(self.bare_model) if self.average is not None else None,
             )
-            save_checkpoint(self.run_dir / "last.ckpt", self.bare_model, config, state)
+            save_checkpoint(self.run_dir / "last.ckpt", self._kept_model(), config, state)
             write_csv_atomic(pd.DataFrame(self.history, columns=METRIC_COLUMNS), self.run_dir / "metrics.csv")
         self.dist.barrier()
 
     def _restore(self) -> int:
         from dfdetect.training.state import restore_train_state
 
-        state = restore_train_state(self.run_dir / "last.ckpt", self.bare_model, self.optimizer, self.scheduler, self.scaler)
+        state = restore_train_state(self.run_dir / "last.ckpt", self.bare_model, self.optimizer, self.scheduler, self.scaler,
+                                    self.average)
         self.best_metric, self.best_epoch = state["best_metric"], state["best_epoch"]
         self.since_best, self.history = state["epochs_since_best"], state["history"]
         if self.main:
             console.info(f"resuming {self.run_dir} after epoch {state['epoch']}")
             (self.run_dir / "config.json").write_text(json.dumps(self.ckpt_config, indent=2, sort_keys=True) + "\n")
         return state["epoch"] + 1
-
-    def _log(self, row: dict[str, Any], improved: bool) -> None:
-        def fmt(v: float) -> str:
-            return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
-
-        mark = "  [green]* best[/]" if improved else ""
-        console.info(
-            f"epoch {row['epoch']}/{self.config.epochs}  train_loss {fmt(row['train_loss'])}  "
-            f"val_loss {fmt(row['val_loss'])}  val_video_auc {fmt(row['val_video_auc'])}  "
-            f"val_frame_auc {fmt(row['val_frame_auc'])}  {row['time']:.1f}s{mark}"
-        )

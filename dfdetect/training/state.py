@@ -94,8 +94,11 @@ def make_train_state(
     best_epoch: int | None,
     epochs_since_best: int,
     history: list[dict[str, Any]],
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """`extra`: more tensors or plain data to keep (--ema: the raw weights and step count)."""
     return {
+        **(extra or {}),
         "epoch": epoch,
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
@@ -108,9 +111,13 @@ def make_train_state(
     }
 
 
-def restore_train_state(path: "Path", model: "nn.Module", optimizer: Any, scheduler: Any, scaler: Any) -> dict[str, Any]:
+def restore_train_state(
+    path: "Path", model: "nn.Module", optimizer: Any, scheduler: Any, scaler: Any, average: Any = None
+) -> dict[str, Any]:
     """Load last.ckpt's weights and training state into the given objects (RNG included) and return
-    the state's bookkeeping: epoch, best_metric, best_epoch, epochs_since_best, history (a list)."""
+    the state's bookkeeping: epoch, best_metric, best_epoch, epochs_since_best, history (a list).
+    With `average` (--ema's WeightAverage), the checkpoint's weights are the average and the raw
+    weights come from the state."""
     from dfdetect.checkpoint import load_weights, read_checkpoint
     from dfdetect.errors import DfdetectError
 
@@ -118,7 +125,10 @@ def restore_train_state(path: "Path", model: "nn.Module", optimizer: Any, schedu
     state = obj.get("train_state")
     if not state:
         raise DfdetectError(f"{path}: holds no training state; it cannot be resumed")
-    load_weights(model, obj["state_dict"], path)
+    if average is not None:
+        average.restore(obj["state_dict"], state, model, path)
+    else:
+        load_weights(model, obj["state_dict"], path)
     optimizer.load_state_dict(state["optimizer"])
     if scheduler is not None and state.get("scheduler"):
         scheduler.load_state_dict(state["scheduler"])

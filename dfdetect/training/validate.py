@@ -1,4 +1,4 @@
-"""Validation during training: loss plus video and frame AUC, gathered across DDP ranks."""
+"""Validation during training: loss plus video and frame AUC, gathered across DDP ranks; the epoch log line."""
 
 from __future__ import annotations
 
@@ -102,3 +102,16 @@ def run_validation(
         video_auc = safe_auc(v_labels, v_scores)
         frame_auc = safe_auc(f_labels.astype(int), f_scores) if len(f_scores) else math.nan
     return ValResult(total_loss / max(total_batches, 1), video_auc, frame_auc, len(order))
+
+
+def epoch_line(row: dict[str, Any], epochs: int, improved: bool) -> str:
+    """The log line of one epoch (rich markup); a missing metric shows as '-'."""
+    def fmt(v: float) -> str:
+        return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
+
+    mark = "  [green]* best[/]" if improved else ""
+    return (
+        f"epoch {row['epoch']}/{epochs}  train_loss {fmt(row['train_loss'])}  "
+        f"val_loss {fmt(row['val_loss'])}  val_video_auc {fmt(row['val_video_auc'])}  "
+        f"val_frame_auc {fmt(row['val_frame_auc'])}  {row['time']:.1f}s{mark}"
+    )
