@@ -138,3 +138,22 @@ def synth_face_boxes(seed: int, width: int = 256, height: int = 256, n_frames: i
         half_w, half_h = side * identity.aspect / 2, side / 2
         boxes.append((cx - half_w, cy - half_h, cx + half_w, cy + half_h))
     return boxes
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Two busy cores: one intra-op thread per process is much faster than two fighting ones."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def splits(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A tiny learnable train.csv and val.csv (tests/_traindata.py), written once per module."""
+    from _traindata import tiny_splits
+
+    return tiny_splits(tmp_path_factory.mktemp("data"))

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from _traindata import TINY_MODEL, tiny_splits, write_split
+from _traindata import TINY_MODEL, write_split
 from conftest import wide_runner
 from dfdetect.checkpoint import load_model, read_checkpoint
 from dfdetect.cli import app
@@ -21,18 +21,7 @@ from dfdetect.training.config import next_run_dir, prepare_run_dir
 QUICK = dict(TINY_MODEL, batch_size=4, lr=1e-3, workers=0, device="cpu", seed=0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # two busy cores: one intra-op thread per process is much faster than two fighting ones
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def splits(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return tiny_splits(tmp_path_factory.mktemp("data"))
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

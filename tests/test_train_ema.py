@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from _traindata import TINY_MODEL, tiny_splits
+from _traindata import TINY_MODEL
 from conftest import wide_runner
 from dfdetect.checkpoint import load_model, read_checkpoint
 from dfdetect.cli import app
@@ -20,17 +20,7 @@ QUICK = dict(TINY_MODEL, batch_size=4, lr=1e-3, workers=0, device="cpu", seed=0,
 DECAY = 0.9
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def splits(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return tiny_splits(tmp_path_factory.mktemp("data"))
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
