@@ -58,7 +58,7 @@ def command(
     pos_weight: Annotated[Optional[float], typer.Option("--pos-weight", help="BCE weight of the fake class.", rich_help_panel=_OPTIM)] = None,
     schedule: Annotated[str, typer.Option("--schedule", help="none, cosine or step (x0.1 every third of the run).", rich_help_panel=_OPTIM)] = "none",
     clip_grad: Annotated[Optional[float], typer.Option("--clip-grad", help="Clip the gradient norm to this value.", rich_help_panel=_OPTIM)] = None,
-    ema: Annotated[Optional[float], typer.Option("--ema", help="Validate and save a moving average of the weights with this decay, e.g. 0.999 (steadier on small data).", rich_help_panel=_OPTIM)] = None,
+    ema: Annotated[Optional[float], typer.Option("--ema", help="Validate and save a moving average of the weights with this decay, e.g. 0.999.", rich_help_panel=_OPTIM)] = None,
     early_stop: Annotated[Optional[int], typer.Option("--early-stop", help="Stop after N epochs without improvement.", rich_help_panel=_OPTIM)] = None,
     fake_per_batch: Annotated[Optional[int], typer.Option("--fake-per-batch", help="Put exactly K fakes in every batch (imbalanced data: the AUC loss needs pairs).", rich_help_panel=_OPTIM)] = None,
     freeze: Annotated[int, typer.Option("--freeze", min=0, help="Keep the backbone's stem and first K stages fixed (small data; faster on a CPU).", rich_help_panel=_MODEL)] = 0,
