@@ -25,7 +25,6 @@ class WeightAverage:
     def __init__(self, model: "nn.Module", decay: float) -> None:
         from timm.utils import ModelEmaV3
 
-        self.decay = decay
         self._ema = ModelEmaV3(model, decay=decay, use_warmup=True)
         self.steps = 0
 
@@ -40,7 +39,8 @@ class WeightAverage:
 
     def state(self, model: "nn.Module") -> dict[str, Any]:
         """What last.ckpt's training state needs to resume: the raw weights and the step count."""
-        return {"raw_weights": {k: v.detach().clone() for k, v in model.state_dict().items()}, "ema_steps": self.steps}
+        # torch.save writes the tensors as they are now; no copy needed (cpu, as save_checkpoint's weights)
+        return {"raw_weights": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "ema_steps": self.steps}
 
     def restore(self, averaged: dict[str, Any], state: dict[str, Any], model: "nn.Module", source: Any) -> None:
         """Put last.ckpt back: its weights are the average, its state holds the raw weights."""

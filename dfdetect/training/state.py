@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from dfdetect.training.ema import WeightAverage
+
 
 def make_optimizer(model: "nn.Module", config: TrainConfig) -> "torch.optim.Optimizer":
     import torch
@@ -112,7 +114,7 @@ def make_train_state(
 
 
 def restore_train_state(
-    path: "Path", model: "nn.Module", optimizer: Any, scheduler: Any, scaler: Any, average: Any = None
+    path: "Path", model: "nn.Module", optimizer: Any, scheduler: Any, scaler: Any, average: "WeightAverage | None" = None
 ) -> dict[str, Any]:
     """Load last.ckpt's weights and training state into the given objects (RNG included) and return
     the state's bookkeeping: epoch, best_metric, best_epoch, epochs_since_best, history (a list).
