@@ -131,7 +131,7 @@ def run_fold(name: str, recipe: dict, fold: Path, run_dir: Path, held_out: str |
              faces_from: Path | None = None) -> pd.DataFrame:
     """Train one recipe on one fold and score its test set; cached in run_dir/oof.csv."""
     from dfdetect.checkpoint import load_model
-    from dfdetect.evaluation import EvalOptions, evaluate_model
+    from dfdetect.evaluation.evaluate import EvalOptions, evaluate_model
     from dfdetect.training import TrainConfig, resume_config, train
 
     cached = run_dir / "oof.csv"
@@ -179,7 +179,7 @@ def run_fold(name: str, recipe: dict, fold: Path, run_dir: Path, held_out: str |
 def summarise(name: str, oof: pd.DataFrame) -> dict:
     from sklearn.metrics import roc_auc_score
 
-    from dfdetect.intervals import auc_with_ci
+    from dfdetect.evaluation.intervals import auc_with_ci
 
     ci = auc_with_ci(oof["label"], oof["prob"])
     per_fold = [roc_auc_score(g["label"], g["prob"]) for _, g in oof.groupby("fold") if g["label"].nunique() == 2]
@@ -345,7 +345,7 @@ def score_external(work: Path, names: list[str], manifest: Path, train_seed: int
     from sklearn.metrics import roc_auc_score
 
     from dfdetect.checkpoint import load_model
-    from dfdetect.evaluation import EvalOptions, evaluate_model
+    from dfdetect.evaluation.evaluate import EvalOptions, evaluate_model
 
     rows = []
     for name in names:

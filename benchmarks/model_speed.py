@@ -17,7 +17,7 @@ import time
 import torch
 
 from dfdetect.device import select_device
-from dfdetect.losses import DualLevelLoss, create_loss
+from dfdetect.training.losses import DualLevelLoss, create_loss
 from dfdetect.models import create_model
 
 

@@ -54,7 +54,7 @@ def main() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `dfdetect predict` does, before torch loads
 
     from dfdetect.extraction import extract_faces
-    from dfdetect.prediction import PredictOptions, Predictor
+    from dfdetect.prediction.predictor import PredictOptions, Predictor
     from dfdetect.synth import make_clip
 
     with tempfile.TemporaryDirectory(prefix="dfdetect-predict-speed-") as tmp:

@@ -28,7 +28,7 @@ def demo_report(folder: Path) -> Path:
     sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
     from _evaldata import save_tiny_checkpoint, write_test_set
 
-    from dfdetect.evaluation import EvalOptions, evaluate
+    from dfdetect.evaluation.evaluate import EvalOptions, evaluate
     from dfdetect.report import write_eval_report
 
     csvs = [write_test_set(folder, "test", [0, 0, 0, 1, 1, 1, 0, 1], seed=0),

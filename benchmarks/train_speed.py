@@ -107,7 +107,7 @@ def bench_bare(trainer, channels_last: bool):
     """Forward + backward + Adam step on a float batch already in memory (no data loading)."""
     import torch
 
-    from dfdetect.data import preprocess_batch
+    from dfdetect.training.data import preprocess_batch
 
     frames = torch.randint(0, 256, (B, T, IMG, IMG, 3), dtype=torch.uint8)
     x = preprocess_batch(frames, IMG, trainer.mean, trainer.std, "cpu")
@@ -181,7 +181,7 @@ def bench_resize(csv: Path, repeats: int = 20) -> tuple[float, float]:
     """ms per batch to resize 128->64: cv2 per frame in the worker vs F.interpolate batched."""
     import torch
 
-    from dfdetect.data import preprocess_batch, read_stack, resize_clip
+    from dfdetect.training.data import preprocess_batch, read_stack, resize_clip
 
     stack = np.asarray(read_stack(csv.parent / "faces" / "v000.npy")[:T])
     batch = torch.from_numpy(np.stack([stack] * B))

@@ -229,3 +229,16 @@ def init_weights_from(model: "nn.Module", path: str | os.PathLike[str], referenc
         raise DfdetectError(f"{p}: --init-from needs a dfdetect or reference-code checkpoint")
     load_weights(model, converted[0], p)
     return "reference-code checkpoint"
+
+
+def extraction_defaults(config: dict[str, Any]) -> dict[str, Any]:
+    """Extraction settings recorded in a checkpoint (crop scale and size of its training data)."""
+    found: dict[str, Any] = {}
+    nested = config.get("extraction") or config.get("extract") or {}
+    for key in ("detector", "detector_model", "scale", "size", "frames"):
+        value = nested.get(key) if isinstance(nested, dict) else None
+        if value is None and key in ("scale", "size"):
+            value = config.get(f"extract_{key}", config.get(f"crop_{key}", config.get(key) if key == "scale" else None))
+        if value is not None:
+            found[key] = value
+    return found

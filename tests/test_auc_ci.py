@@ -10,8 +10,8 @@ import pytest
 from scipy.stats import norm
 from typer.testing import CliRunner
 
-from dfdetect.intervals import auc_with_ci, cluster_bootstrap_auc_ci, delong_auc_variance
-from dfdetect.metrics import compute_metrics, frame_video_index, frames_with_video_labels
+from dfdetect.evaluation.intervals import auc_with_ci, cluster_bootstrap_auc_ci, delong_auc_variance
+from dfdetect.evaluation.metrics import compute_metrics, frame_video_index, frames_with_video_labels
 
 from _evaldata import save_tiny_checkpoint, write_test_set
 
@@ -131,7 +131,7 @@ def test_eval_writes_the_intervals_to_results_table_and_plot(tmp_path: Path) -> 
 
 
 def test_auc_vs_ratio_plot_draws_asymmetric_interval_bars(tmp_path: Path) -> None:
-    from dfdetect.plots import _error_bar, plot_auc_vs_ratio
+    from dfdetect.report.plots import _error_bar, plot_auc_vs_ratio
 
     assert _error_bar(0.8, None, 0.7, 0.95) == pytest.approx((0.1, 0.15))
     assert _error_bar(0.8, 0.05, None, None) == (0.05, 0.05)

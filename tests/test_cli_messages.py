@@ -19,7 +19,7 @@ from _splitdata import plain_rows, write_manifest
 from _traindata import tiny_splits
 from conftest import error_line
 from dfdetect.cli import app
-from dfdetect.prediction import CHECKPOINT_ENV
+from dfdetect.prediction.predictor import CHECKPOINT_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {"COLUMNS": "200", CHECKPOINT_ENV: ""}

@@ -21,7 +21,7 @@ from _traindata import TINY_MODEL, tiny_splits
 from conftest import error_line as one_line_error
 from dfdetect.cli import app
 from dfdetect.errors import DfdetectError
-from dfdetect.prediction import CHECKPOINT_ENV
+from dfdetect.prediction.predictor import CHECKPOINT_ENV
 from dfdetect.training import TrainConfig, train
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from _traindata import write_split
-from dfdetect.augment import augment_clip, color_jitter, parse_augment
-from dfdetect.data import (
+from dfdetect.training.augment import augment_clip, color_jitter, parse_augment
+from dfdetect.training.data import (
     EpochSampler,
     FaceStackDataset,
     balanced_weights,

@@ -17,7 +17,7 @@ import pytest
 from dfdetect.cli import app
 from dfdetect.default_model import ASSETS, CHECKPOINT_FILE, METADATA_FILE, default_checkpoint, sha256_of
 from dfdetect.errors import DfdetectError
-from dfdetect.prediction import CHECKPOINT_ENV
+from dfdetect.prediction.predictor import CHECKPOINT_ENV
 
 from conftest import fixture_clip, wide_runner
 

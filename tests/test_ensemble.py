@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dfdetect.cli import app
-from dfdetect.prediction import CHECKPOINT_ENV
+from dfdetect.prediction.predictor import CHECKPOINT_ENV
 
 from _evaldata import make_stack, save_tiny_checkpoint, tiny_model, write_test_set
 
@@ -25,8 +25,8 @@ def _config(model, frames: int, img_size: int) -> dict:
 
 
 def test_ensemble_scores_are_the_members_mean_probabilities() -> None:
-    from dfdetect.ensemble import EnsembleScorer
-    from dfdetect.inference import StackScorer
+    from dfdetect.scoring.ensemble import EnsembleScorer
+    from dfdetect.scoring.inference import StackScorer
 
     # members differ in seed, clip length and input size: each still reads the same crops its own way
     specs = [(4, 32, 0), (4, 32, 1), (2, 24, 2)]

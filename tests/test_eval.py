@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from dfdetect.cli import app
-from dfdetect.inference import aggregate_frames, window_indices
-from dfdetect.plots import plot_auc_vs_ratio, plot_frame_timeline, plot_roc_curves
-from dfdetect.reporting import fmt_value, metrics_table
+from dfdetect.scoring.inference import aggregate_frames, window_indices
+from dfdetect.report.plots import plot_auc_vs_ratio, plot_frame_timeline, plot_roc_curves
+from dfdetect.report.tables import fmt_value, metrics_table
 
 from _evaldata import save_tiny_checkpoint, write_test_set
 
@@ -132,7 +132,7 @@ def test_eval_cli_end_to_end(eval_setup: dict) -> None:
 
 def test_eval_threshold_and_aggregate_change_results(eval_setup: dict) -> None:
     from dfdetect.checkpoint import load_model
-    from dfdetect.evaluation import EvalOptions, evaluate_model
+    from dfdetect.evaluation.evaluate import EvalOptions, evaluate_model
 
     model, config = load_model(eval_setup["ckpt"])
     test = eval_setup["sets"]["test"]

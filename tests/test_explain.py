@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from dfdetect.cli import app
 from dfdetect.errors import DfdetectError
 from dfdetect.explain import explain_stack, heat_in_out_ratio, pointing_hit
-from dfdetect.prediction import CHECKPOINT_ENV
+from dfdetect.prediction.predictor import CHECKPOINT_ENV
 
 from _evaldata import save_tiny_checkpoint
 
@@ -63,7 +63,7 @@ def test_every_model_explains_or_says_why(name: str) -> None:
 
 
 def test_explanation_matches_the_scorer_and_is_deterministic() -> None:
-    from dfdetect.inference import score_stack
+    from dfdetect.scoring.inference import score_stack
     from _evaldata import tiny_model
 
     model, _ = tiny_model("dual", frames=4, img_size=32)
@@ -123,7 +123,7 @@ def blend_model():
     import torch
     import torch.nn.functional as F
 
-    from dfdetect.data import preprocess_batch
+    from dfdetect.training.data import preprocess_batch
     from dfdetect.device import seed_everything
     from dfdetect.models import create_model
 
@@ -151,7 +151,7 @@ def test_heat_maps_point_at_the_blended_region(blend_model) -> None:
     import cv2
     from sklearn.metrics import roc_auc_score
 
-    from dfdetect.inference import score_stack
+    from dfdetect.scoring.inference import score_stack
 
     reals, fakes, regions = _pairs(12, seed=99)  # held out: other crops, other blends
     _, scores = score_stack(blend_model, {}, np.stack(reals + fakes))  # one frame-level pass

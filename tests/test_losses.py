@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
 from dfdetect.errors import UsageError
-from dfdetect.losses import DualLevelLoss, create_loss, list_losses, pairwise_auc_term
+from dfdetect.training.losses import DualLevelLoss, create_loss, list_losses, pairwise_auc_term
 
 
 def brute_force_auc_term(logits: torch.Tensor, targets: torch.Tensor, gamma: float, p: float) -> float:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from dfdetect.metrics import (
+from dfdetect.evaluation.metrics import (
     ONE_CLASS_NOTE,
     aggregate_repeats,
     compute_metrics,

@@ -11,7 +11,7 @@ import torch
 import torchvision
 
 from dfdetect.errors import DfdetectError, UsageError
-from dfdetect.losses import DualLevelLoss, create_loss
+from dfdetect.training.losses import DualLevelLoss, create_loss
 from dfdetect.models import create_model, list_models, model_info
 from dfdetect.models.frequency import BlockDCT
 
@@ -221,7 +221,7 @@ def test_importing_the_model_package_does_not_import_torch():
     import subprocess
     import sys
 
-    code = "import sys, dfdetect.models, dfdetect.losses, dfdetect.cli; print('torch' in sys.modules)"
+    code = "import sys, dfdetect.models, dfdetect.training.losses, dfdetect.cli; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 import torch
 
-from dfdetect.data import FaceStackDataset
-from dfdetect.inference import StackScorer, scoring_windows
+from dfdetect.training.data import FaceStackDataset
+from dfdetect.scoring.inference import StackScorer, scoring_windows
 from dfdetect.preprocess import preprocess_batch, sample_indices
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "videos"
@@ -106,7 +106,7 @@ def test_training_items_match_eval_when_no_jitter_applies(tmp_path, n) -> None:
 def test_padded_frames_stay_out_of_frame_scores() -> None:
     """A 3-frame stack scored with T=8: three frame probabilities, not eight, and the repeated last
     frame counts once."""
-    from dfdetect.inference import score_stack
+    from dfdetect.scoring.inference import score_stack
     from dfdetect.models import create_model
 
     torch.manual_seed(0)

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dfdetect.cli import app
-from dfdetect.prediction import CHECKPOINT_ENV
+from dfdetect.prediction.predictor import CHECKPOINT_ENV
 
 from _evaldata import save_tiny_checkpoint
 
@@ -136,7 +136,7 @@ def test_help_documents_exit_codes() -> None:
 
 
 def test_extraction_settings_come_from_the_checkpoint_unless_overridden() -> None:
-    from dfdetect.prediction import build_extract_options
+    from dfdetect.prediction.predictor import build_extract_options
 
     config = {"extraction": {"scale": 1.6, "size": 48, "detector": "opencv"}}
     opts = build_extract_options(config)

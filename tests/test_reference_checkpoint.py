@@ -177,7 +177,7 @@ def test_eval_cli_names_the_override(tmp_path):
 
 def test_imported_model_is_fed_the_first_300_frames_padded_with_the_last(tmp_path):
     from dfdetect.checkpoint import load_model
-    from dfdetect.inference import score_stack
+    from dfdetect.scoring.inference import score_stack
 
     torch.manual_seed(4)
     ref = ReferenceNet("resnet18", hidden=8, layers=1).eval()
@@ -198,7 +198,7 @@ def test_imported_model_is_fed_the_first_300_frames_padded_with_the_last(tmp_pat
 
 def test_video_only_checkpoint_reports_no_frame_scores(tmp_path):
     from dfdetect.checkpoint import load_model
-    from dfdetect.inference import score_stack
+    from dfdetect.scoring.inference import score_stack
 
     ref = ReferenceNet("resnet18", hidden=8, layers=1).eval()
     _save_reference(tmp_path / "ref.pth", ref, label_map=[1, 0], args={"video_only": True})

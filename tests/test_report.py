@@ -154,8 +154,8 @@ def test_html_escapes_names(tmp_path: Path) -> None:
 def test_benchmark_report_from_its_results(evaluated: dict, tmp_path: Path) -> None:
     from dfdetect.benchmarking.runner import BenchmarkOptions, BenchmarkResult
     from dfdetect.checkpoint import load_model
-    from dfdetect.evaluation import EvalOptions, evaluate_model
-    from dfdetect.plots import plot_roc_curves
+    from dfdetect.evaluation.evaluate import EvalOptions, evaluate_model
+    from dfdetect.report.plots import plot_roc_curves
     from dfdetect.report import write_benchmark_report
 
     model, config = load_model(evaluated["ckpt"], device="cpu")

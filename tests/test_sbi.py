@@ -78,7 +78,7 @@ def test_clip_blend_is_seeded_and_coherent(face_crop):
 def test_dataset_adds_one_sbi_fake_per_real_clip(tmp_path):
     from _traindata import write_split
 
-    from dfdetect.data import FaceStackDataset
+    from dfdetect.training.data import FaceStackDataset
 
     csv = write_split(tmp_path, "train", 3, 2, size=48, frames=(4, 4))
     ds = FaceStackDataset(csv, frames=4, img_size=32, train=True, augment=("sbi",), seed=0)

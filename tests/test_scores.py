@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from dfdetect.checkpoint import load_model, save_checkpoint
 from dfdetect.cli import app
 from dfdetect.models import create_model
-from dfdetect.prediction import CHECKPOINT_ENV
+from dfdetect.prediction.predictor import CHECKPOINT_ENV
 
 ENV = {"COLUMNS": "250", CHECKPOINT_ENV: ""}
 T, IMG = 4, 32

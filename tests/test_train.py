@@ -50,8 +50,8 @@ def test_best_ckpt_reload_reproduces_the_recorded_validation(full_run, splits) -
     """The reloaded best.ckpt scores the val set exactly as the training run recorded."""
     from contextlib import nullcontext
 
-    from dfdetect.data import EpochSampler, FaceStackDataset, make_loader, preprocess_batch
-    from dfdetect.losses import DualLevelLoss, create_loss
+    from dfdetect.training.data import EpochSampler, FaceStackDataset, make_loader, preprocess_batch
+    from dfdetect.training.losses import DualLevelLoss, create_loss
     from dfdetect.training.distributed import DistContext
     from dfdetect.training.validate import run_validation
 

@@ -67,8 +67,8 @@ def test_gathered_validation_drops_padding_duplicates(tmp_path: Path) -> None:
 
     import torch
 
-    from dfdetect.data import EpochSampler, FaceStackDataset, make_loader, preprocess_batch
-    from dfdetect.losses import DualLevelLoss, create_loss
+    from dfdetect.training.data import EpochSampler, FaceStackDataset, make_loader, preprocess_batch
+    from dfdetect.training.losses import DualLevelLoss, create_loss
     from dfdetect.models import create_model
     from dfdetect.training.validate import run_validation
 

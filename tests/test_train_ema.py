@@ -91,8 +91,8 @@ def test_ema_leaves_training_unchanged(ema_run, splits, tmp_path: Path) -> None:
 def test_best_ckpt_is_the_validated_average(ema_run, splits) -> None:
     from contextlib import nullcontext
 
-    from dfdetect.data import EpochSampler, FaceStackDataset, make_loader, preprocess_batch
-    from dfdetect.losses import DualLevelLoss, create_loss
+    from dfdetect.training.data import EpochSampler, FaceStackDataset, make_loader, preprocess_batch
+    from dfdetect.training.losses import DualLevelLoss, create_loss
     from dfdetect.training.distributed import DistContext
     from dfdetect.training.validate import run_validation
 

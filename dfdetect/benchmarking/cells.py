@@ -33,7 +33,7 @@ class Recipe:
 
 def parse_recipe(text: str) -> Recipe:
     """'bce', 'auc+fb', 'bce+pw' -> Recipe; unknown losses or modifiers are a UsageError."""
-    from dfdetect.losses import LOSSES
+    from dfdetect.training.losses import LOSSES
 
     base, *mods = [p.strip() for p in text.strip().split("+")]
     LOSSES.entry(base)  # "unknown loss ...; did you mean ...?"
@@ -84,7 +84,7 @@ def run_cell(spec: CellSpec, threads: int | None = None) -> dict[str, Any]:
     import torch
 
     from dfdetect.device import seed_everything, select_device
-    from dfdetect.evaluation import EvalOptions, evaluate_model
+    from dfdetect.evaluation.evaluate import EvalOptions, evaluate_model
     from dfdetect.training import TrainConfig
     from dfdetect.training.distributed import DistContext
     from dfdetect.training.engine import Trainer
@@ -109,7 +109,7 @@ def run_cell(spec: CellSpec, threads: int | None = None) -> dict[str, Any]:
         # otherwise write gigabytes. The model after the last epoch is scored (no selection).
         trainer = Trainer(config, select_device(spec.device), DistContext())
         trainer.setup()
-        losses = [trainer._epoch(epoch)["train_loss"] for epoch in range(1, spec.epochs + 1)]
+        losses = [trainer.run_epoch(epoch)["train_loss"] for epoch in range(1, spec.epochs + 1)]
         train_s = time.perf_counter() - start
         start = time.perf_counter()
         report = evaluate_model(trainer.bare_model, trainer.ckpt_config, [spec.test_csv],

@@ -37,8 +37,8 @@ def find_folds(splits: Path) -> list[Path]:
 
 
 def auc_confidence_interval(labels: Any, scores: Any, level: float = 0.95) -> tuple[float, float, float]:
-    """(auc, lo, hi): DeLong's interval (dfdetect.intervals, as eval reports it); NaNs for one class."""
-    from dfdetect.intervals import auc_with_ci
+    """(auc, lo, hi): DeLong's interval (dfdetect.evaluation.intervals, as eval reports it); NaNs for one class."""
+    from dfdetect.evaluation.intervals import auc_with_ci
 
     ci = auc_with_ci(labels, scores, level)
     return (ci.auc, ci.lo, ci.hi) if ci is not None else (math.nan, math.nan, math.nan)
@@ -60,10 +60,10 @@ def run_folds(options: Any) -> FoldsResult:
     import pandas as pd
 
     from dfdetect.benchmarking.cells import run_pool
-    from dfdetect.benchmarking.runner import _check_names, _run_combo, default_out_dir, resolve_jobs
+    from dfdetect.benchmarking.runner import check_benchmark_names, run_combo, default_out_dir, resolve_jobs
     from dfdetect.manifest import write_csv_atomic
 
-    _check_names(options)
+    check_benchmark_names(options)
     folds = find_folds(Path(options.data))
     if not folds:
         raise DfdetectError(f"{options.data}: no fold_0/ … folders; write them with `dfdetect split --folds K`")
@@ -83,7 +83,7 @@ def run_folds(options: Any) -> FoldsResult:
         console.info(f"[{count[0]}/{len(tasks)}] {m}+{loss} {fold.name}: {outcome[2]:.0f}s train, "
                      f"test AUC {'n/a' if auc is None else f'{auc:.3f}'}")
 
-    outcomes = run_pool(_run_combo, tasks, jobs, on_done=done)
+    outcomes = run_pool(run_combo, tasks, jobs, on_done=done)
     result = FoldsResult(out, folds)
     scores = []
     for (m, loss, _, fold, _, _), (run_dir, report, train_s, eval_s) in zip(tasks, outcomes):

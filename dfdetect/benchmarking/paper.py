@@ -181,7 +181,7 @@ def summarise(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def _write_outputs(result: PaperResult) -> None:
     import pandas as pd
 
-    from dfdetect.benchmarking.plots import plot_paper_figure
+    from dfdetect.report.paper_figure import plot_paper_figure
     from dfdetect.manifest import write_csv_atomic
 
     out = result.out_dir

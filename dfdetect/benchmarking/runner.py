@@ -82,7 +82,7 @@ def default_out_dir() -> Path:
 
 def find_test_csvs(splits: Path) -> list[Path]:
     """test.csv first, then the ratio variants in ratio order (1:1 ... 1:200), repeats together."""
-    from dfdetect.metrics import ratio_from_name, split_repeat
+    from dfdetect.evaluation.metrics import ratio_from_name, split_repeat
 
     found = sorted(splits.glob("test*.csv"))
     if not found:
@@ -104,9 +104,9 @@ def _train_config(**values: Any):
     return TrainConfig(**{k: v for k, v in values.items() if k in names and v is not None})
 
 
-def _check_names(options: BenchmarkOptions) -> None:
+def check_benchmark_names(options: BenchmarkOptions) -> None:
     """Unknown model or loss names fail before any data is generated ("did you mean ...")."""
-    from dfdetect.losses import LOSSES
+    from dfdetect.training.losses import LOSSES
     from dfdetect.models import list_models
     from dfdetect.models.registry import MODELS
 
@@ -119,14 +119,14 @@ def _check_names(options: BenchmarkOptions) -> None:
         LOSSES.entry(name)
 
 
-def _run_combo(model_name: str, loss: str, options: BenchmarkOptions, splits: Path, test_csvs: list[Path],
+def run_combo(model_name: str, loss: str, options: BenchmarkOptions, splits: Path, test_csvs: list[Path],
                out: Path, threads: int | None = None) -> tuple[Path, Any, float, float]:
     """Train one model × loss and evaluate it: (run_dir, EvalReport, train s, eval s).
 
     Module level, so that a process pool can run it (`--jobs`)."""
     from dfdetect.checkpoint import load_model
     from dfdetect.device import seed_everything
-    from dfdetect.evaluation import EvalOptions, evaluate_model
+    from dfdetect.evaluation.evaluate import EvalOptions, evaluate_model
     from dfdetect.training import train
 
     if threads:
@@ -173,7 +173,7 @@ def resolve_jobs(jobs: int | None, device: str) -> int:
 
 
 def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
-    _check_names(options)
+    check_benchmark_names(options)
     out = Path(options.out) if options.out else default_out_dir()
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -216,7 +216,7 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
         try:
             for model_name, loss in combos:
                 console.info(f"training {model_name}+{loss} ...")
-                done((model_name, loss), _run_combo(model_name, loss, options, splits, test_csvs, out, threads))
+                done((model_name, loss), run_combo(model_name, loss, options, splits, test_csvs, out, threads))
         finally:
             torch.set_num_threads(previous)
     else:
@@ -226,7 +226,7 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
         console.info(f"training {len(combos)} model × loss pairs, {workers} at a time ({threads} thread(s) each) ...")
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
             longest_first = sorted(combos, key=lambda c: -RELATIVE_COST.get(c[0], 1))
-            futures = {pool.submit(_run_combo, m, loss, options, splits, test_csvs, out, threads): (m, loss)
+            futures = {pool.submit(run_combo, m, loss, options, splits, test_csvs, out, threads): (m, loss)
                        for m, loss in longest_first}
             for future in as_completed(futures):
                 done(futures[future], future.result())
@@ -253,8 +253,8 @@ def _write_outputs(result: BenchmarkResult, reports: dict) -> None:
     import pandas as pd
 
     from dfdetect.manifest import write_csv_atomic
-    from dfdetect.plots import plot_auc_vs_ratio, plot_roc_curves
-    from dfdetect.reporting import auc_ratio_series
+    from dfdetect.report.plots import plot_auc_vs_ratio, plot_roc_curves
+    from dfdetect.report.tables import auc_ratio_series
 
     out = result.out_dir
     write_csv_atomic(pd.DataFrame(result.rows), out / "results.csv")
@@ -273,7 +273,7 @@ def _write_outputs(result: BenchmarkResult, reports: dict) -> None:
 
 def benchmark_table(summary: Sequence[dict[str, Any]], metric: str = "auc"):
     """Rows = model + loss, columns = test sets in ratio order, cells = AUC (mean ± std)."""
-    from dfdetect.reporting import fmt_value
+    from dfdetect.report.tables import fmt_value
 
     columns: list[tuple[str, str]] = []  # (set name, header)
     for r in summary:

@@ -84,7 +84,7 @@ def command(
     and checkpoints to --out. --speed prints throughput."""
     prefer_passive_openmp()
     from dfdetect.device import validate_device_string
-    from dfdetect.reporting import print_table
+    from dfdetect.report.tables import print_table
     from dfdetect.splitting import parse_ratio
 
     validate_device_string(device)

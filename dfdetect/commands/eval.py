@@ -47,11 +47,11 @@ def command(
     are reported as mean ± std; sets holding one class show n/a for AUC, AP and EER."""
     prefer_passive_openmp()
     from dfdetect.device import validate_device_string
-    from dfdetect.ensemble import describe_model
-    from dfdetect.evaluation import EvalOptions, evaluate
-    from dfdetect.inference import check_aggregate
+    from dfdetect.scoring.ensemble import describe_model
+    from dfdetect.evaluation.evaluate import EvalOptions, evaluate
+    from dfdetect.scoring.inference import check_aggregate
     from dfdetect.manifest import write_csv_atomic
-    from dfdetect.reporting import metrics_table, print_table, write_eval_plots
+    from dfdetect.report.tables import metrics_table, print_table, write_eval_plots
 
     if not 0.0 <= threshold <= 1.0:
         raise UsageError(f"--threshold {threshold} is outside [0, 1]")
@@ -80,7 +80,7 @@ def command(
 def _check_files(test_csvs: List[Path], out: Optional[Path], scores: Optional[Path], plot: Optional[Path],
                  report_html: Optional[Path] = None) -> None:
     """Inputs readable and outputs writable before the model scores anything."""
-    from dfdetect.evaluation import EVAL_COLUMNS
+    from dfdetect.evaluation.evaluate import EVAL_COLUMNS
     from dfdetect.manifest import read_manifest
     from dfdetect.outputs import check_input_file, check_output_dir, check_output_file
 

@@ -71,8 +71,8 @@ def command(
     if pattern == "*":
         _print_backbones()
         _print_bundled()
-        from dfdetect.detectors import DETECTORS
-        from dfdetect.losses import LOSSES
+        from dfdetect.detectors import DETECTORS, import_backends
+        from dfdetect.training.losses import LOSSES
 
         losses = Table(title="losses (train --loss; --alpha/--gamma/--p for auc, --beta joins the levels)", title_justify="left")
         losses.add_column("name", no_wrap=True)
@@ -83,6 +83,7 @@ def command(
         detectors = Table(title="face detectors (extract/predict --detector)", title_justify="left")
         detectors.add_column("name", no_wrap=True)
         detectors.add_column("description")
+        import_backends()
         for entry in DETECTORS:
             detectors.add_row(entry.name, entry.description)
         console.stdout.print(detectors)

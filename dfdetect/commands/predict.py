@@ -66,10 +66,10 @@ def command(
     Face extraction and the model run in one go; the model and detector load once per batch."""
     prefer_passive_openmp()
     from dfdetect.device import validate_device_string
-    from dfdetect.inference import check_aggregate
+    from dfdetect.scoring.inference import check_aggregate
     from dfdetect.outputs import check_output_dir, check_output_file
-    from dfdetect.prediction import PredictOptions, PredictSummary, Predictor, expand_inputs, shard_inputs
-    from dfdetect.prediction_io import ResultWriter, choose_format, write_frame_timeline
+    from dfdetect.prediction.predictor import PredictOptions, PredictSummary, Predictor, expand_inputs, shard_inputs
+    from dfdetect.prediction.writers import ResultWriter, choose_format, write_frame_timeline
 
     if not 0.0 <= threshold <= 1.0:
         raise UsageError(f"--threshold {threshold} is outside [0, 1]")
@@ -162,7 +162,7 @@ def _out_format(out: Path, fmt: Optional[str], stdout_format: str) -> str:
 
 def _checkpoint(checkpoint: Optional[str]) -> str:
     """--checkpoint or $DFDETECT_CHECKPOINT, which must exist: a missing one is a usage error (exit 2)."""
-    from dfdetect.prediction import CHECKPOINT_ENV, resolve_checkpoint
+    from dfdetect.prediction.predictor import CHECKPOINT_ENV, resolve_checkpoint
 
     from dfdetect.default_model import default_checkpoint, describe, is_default
 

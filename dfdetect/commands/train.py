@@ -75,7 +75,7 @@ def command(
 ) -> None:
     """Train a detector (default: the paper's dual-level ResNet-50 + GRU with the AUC loss)."""
     prefer_passive_openmp()
-    from dfdetect.augment import parse_augment
+    from dfdetect.training.augment import parse_augment
     from dfdetect.device import validate_device_string
     from dfdetect.training import TrainConfig, resume_config, train
 

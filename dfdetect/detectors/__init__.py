@@ -1,6 +1,6 @@
-"""Face-detector backends. Importing this package registers every backend (cheaply)."""
+"""Face detectors: the backend registry (dlib HOG and CNN, MTCNN, OpenCV Haar) and `create_detector`."""
 
-from dfdetect.detectors import dlib_cnn, dlib_hog, mtcnn_torch, opencv_haar  # noqa: F401
-from dfdetect.detectors.base import DETECTORS, FaceBox, FaceDetector, create_detector, list_detectors
+from dfdetect.detectors.base import DETECTORS, FaceBox, FaceDetector
+from dfdetect.detectors.factory import create_detector, import_backends, list_detectors
 
-__all__ = ["DETECTORS", "FaceBox", "FaceDetector", "create_detector", "list_detectors"]
+__all__ = ["DETECTORS", "FaceBox", "FaceDetector", "create_detector", "import_backends", "list_detectors"]

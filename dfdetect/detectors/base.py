@@ -2,20 +2,18 @@
 
 Every backend takes a batch of RGB uint8 frames (H, W, 3) and returns, per frame, a list of
 `FaceBox` in that frame's pixel coordinates. Backends register themselves with
-`@DETECTORS.register("name")` where they are defined; `create_detector` is the one door in.
+`@DETECTORS.register("name")` where they are defined; `create_detector` (factory.py) is the one door in.
 Backend modules import their heavy dependencies (torch for mtcnn) inside the class, so listing
 detectors stays cheap and `--detector dlib` never imports torch.
 """
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
-from dfdetect.errors import UsageError
 from dfdetect.registry import Registry
 
 
@@ -72,42 +70,3 @@ class FaceDetector:
 
 
 DETECTORS: Registry[Callable[..., FaceDetector]] = Registry("detector")
-
-
-def create_detector(name: str, **options: Any) -> FaceDetector:
-    """Build a registered detector. Options that are None are dropped, so unset CLI flags never
-    override a backend's defaults (timm's create_model does the same)."""
-    import dfdetect.detectors  # noqa: F401  (fills the registry)
-
-    factory = DETECTORS.get(name)
-    options = {k: v for k, v in options.items() if v is not None}
-    accepted = _accepted_options(factory)
-    if accepted is not None:
-        # Callers may always pass `device`: CPU-only backends (dlib HOG) simply do not take it.
-        if "device" not in accepted:
-            options.pop("device", None)
-        unknown = sorted(set(options) - accepted)
-        if unknown == ["model_path"]:
-            takers = [e.name for e in DETECTORS if "model_path" in (_accepted_options(e.factory) or {"model_path"})]
-            raise UsageError(
-                f"detector '{name}' takes no --detector-model; drop it, or use a detector that does "
-                f"({', '.join(takers)})"
-            )
-        if unknown:
-            flags = ", ".join("--detector-model" if k == "model_path" else k for k in unknown)
-            raise UsageError(f"detector '{name}' takes no {flags} (its options: {', '.join(sorted(accepted)) or 'none'})")
-    return factory(**options)
-
-
-def _accepted_options(factory: Callable[..., Any]) -> set[str] | None:
-    """Keyword names the factory takes, or None when it takes **kwargs (anything goes)."""
-    params = inspect.signature(factory).parameters.values()
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-        return None
-    return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"}
-
-
-def list_detectors() -> list[str]:
-    import dfdetect.detectors  # noqa: F401
-
-    return DETECTORS.names()

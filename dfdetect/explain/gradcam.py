@@ -16,7 +16,7 @@ every frame's own map). Layers of two shapes are handled:
 - (B*T, C, h, w), a 2D backbone per frame: weights = spatial mean of the gradient per channel;
 - (B, C, t, h, w), a 3D network (r3d): weights = mean over time and space; the (t, h, w) map is
   interpolated to the T input frames.
-Stacks longer than the model's T frames are cut into the strided windows of dfdetect.inference;
+Stacks longer than the model's T frames are cut into the strided windows of dfdetect.scoring.inference;
 a frame's map is the mean over the windows that hold it.
 """
 
@@ -122,8 +122,8 @@ def explain_stack(
     the highest frame scores for frame-level models, the largest gradients for video-head models."""
     import torch
 
-    from dfdetect.data import preprocess_batch
-    from dfdetect.inference import aggregate_frames, input_settings, window_indices
+    from dfdetect.training.data import preprocess_batch
+    from dfdetect.scoring.inference import aggregate_frames, input_settings, window_indices
 
     faces = np.asarray(faces)
     if faces.ndim != 4 or len(faces) == 0:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from dfdetect.prediction import Predictor, VideoPrediction
+    from dfdetect.prediction.predictor import Predictor, VideoPrediction
 
 
 def check_explainable(predictor: "Predictor") -> None:

@@ -8,7 +8,8 @@ job that writes DATA/manifest.csv, DATA/faces/<video_id>.npy and per-frame sidec
 
 from dfdetect.extraction.batch import ExtractSummary, parse_shard, process_video, run_extraction, shard_of
 from dfdetect.extraction.faces import build_detector, extract_faces
-from dfdetect.extraction.inputs import VideoInput, collect_videos, gather_inputs, inputs_from_csv, inputs_from_paths
+from dfdetect.extraction.gather import gather_inputs
+from dfdetect.extraction.inputs import VideoInput, collect_videos, inputs_from_csv, inputs_from_paths
 from dfdetect.extraction.options import ExtractOptions, FaceExtraction, FrameRecord, parse_frames
 from dfdetect.extraction.store import merge_parts
 

@@ -1,5 +1,9 @@
-"""Model zoo. Importing this package registers every model; see registry.py for the contract."""
+"""Models: the registry of detectors (dual-level network and baselines) and `create_model`, the one door in.
 
-from dfdetect.models.registry import MODELS, create_model, list_models, model_info, register_model
+The model contract (input, output dict, `input_cfg`) is described in `dfdetect/models/registry.py`.
+"""
 
-__all__ = ["MODELS", "create_model", "list_models", "model_info", "register_model"]
+from dfdetect.models.factory import create_model, import_model_families, list_models, model_info
+from dfdetect.models.registry import MODELS, register_model
+
+__all__ = ["MODELS", "create_model", "import_model_families", "list_models", "model_info", "register_model"]

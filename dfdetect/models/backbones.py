@@ -17,7 +17,7 @@ from torch import nn
 
 from dfdetect import console
 from dfdetect.errors import DfdetectError
-from dfdetect.models.registry import IMAGENET_MEAN, IMAGENET_STD
+from dfdetect.models.constants import IMAGENET_MEAN, IMAGENET_STD
 
 TORCHVISION_RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 _HEAD_PREFIXES = ("fc.", "classifier.", "head.", "last_linear.", "head_dist.")

@@ -22,7 +22,8 @@ from dfdetect.models.backbones import (
     set_model_meta,
     timm_mean_std,
 )
-from dfdetect.models.registry import IMAGENET_MEAN, IMAGENET_STD, register_model
+from dfdetect.models.constants import IMAGENET_MEAN, IMAGENET_STD
+from dfdetect.models.registry import register_model
 
 
 class LinearProbe(nn.Module):

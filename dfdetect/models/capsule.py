@@ -17,7 +17,8 @@ import torch
 from torch import nn
 
 from dfdetect.models.backbones import FrameClassifier, build_torchvision, load_local_weights, set_model_meta
-from dfdetect.models.registry import IMAGENET_MEAN, IMAGENET_STD, register_model
+from dfdetect.models.constants import IMAGENET_MEAN, IMAGENET_STD
+from dfdetect.models.registry import register_model
 
 VGG19_RELU3_4 = 18  # vgg19.features[:18] ends at relu3_4
 

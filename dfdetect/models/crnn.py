@@ -15,7 +15,8 @@ from torch import nn
 
 from dfdetect.errors import DfdetectError
 from dfdetect.models.backbones import flatten_time, resnet_trunk, set_model_meta
-from dfdetect.models.registry import IMAGENET_MEAN, IMAGENET_STD, register_model
+from dfdetect.models.constants import IMAGENET_MEAN, IMAGENET_STD
+from dfdetect.models.registry import register_model
 
 
 class ConvGRUCell(nn.Module):

@@ -14,7 +14,8 @@ import torch
 from torch import nn
 
 from dfdetect.models.backbones import FrameClassifier, load_local_weights, set_model_meta
-from dfdetect.models.registry import IMAGENET_MEAN, IMAGENET_STD, register_model
+from dfdetect.models.constants import IMAGENET_MEAN, IMAGENET_STD
+from dfdetect.models.registry import register_model
 
 
 def conv_stage(c_in: int, c_out: int, kernel: int, pool: int) -> nn.Sequential:

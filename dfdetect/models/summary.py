@@ -5,14 +5,15 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from dfdetect.models.registry import MODELS, _import_all
+from dfdetect.models.factory import import_model_families
+from dfdetect.models.registry import MODELS
 
 
 def count_parameters(name: str) -> int:
     """Build the model on the meta device (no memory, no weight init, no download) and count."""
     import torch
 
-    from dfdetect.models.registry import create_model
+    from dfdetect.models.factory import create_model
 
     with torch.device("meta"):
         model = create_model(name, pretrained=False)
@@ -21,7 +22,7 @@ def count_parameters(name: str) -> int:
 
 def model_rows(pattern: str = "*", params: bool = True) -> list[dict[str, Any]]:
     """name, level, default input (T x 3 x H x W), parameter count, pretrained, options, description."""
-    _import_all()
+    import_model_families()
     rows = []
     for name in MODELS.names(pattern):
         entry = MODELS.entry(name)

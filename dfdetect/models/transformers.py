@@ -18,7 +18,8 @@ from dfdetect.models.backbones import (
     set_model_meta,
     timm_mean_std,
 )
-from dfdetect.models.registry import IMAGENET_MEAN, IMAGENET_STD, register_model
+from dfdetect.models.constants import IMAGENET_MEAN, IMAGENET_STD
+from dfdetect.models.registry import register_model
 
 TRUNK_STRIDE = {"layer1": 4, "layer2": 8, "layer3": 16, "layer4": 32}
 

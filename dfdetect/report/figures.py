@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 if TYPE_CHECKING:
-    from dfdetect.evaluation import EvalReport, SetResult
+    from dfdetect.evaluation.evaluate import EvalReport, SetResult
 
 
 def png_uri(data: bytes) -> str:
@@ -34,7 +34,7 @@ def array_uri(rgb: np.ndarray) -> str:
 
 
 def plot_uri(draw: Callable[[Path], Path]) -> str:
-    """Run a plot function of dfdetect.plots into a temporary file and embed the result."""
+    """Run a plot function of dfdetect.report.plots into a temporary file and embed the result."""
     with tempfile.TemporaryDirectory(prefix="dfdetect-report-") as tmp:
         return file_uri(draw(Path(tmp) / "figure.png"))
 
@@ -90,7 +90,7 @@ def confident_mistakes(reports: dict[str, "EvalReport"], threshold: float, per_k
 def illustrate(mistake: Mistake, threshold: float, explainer: Callable[[np.ndarray], Any] | None = None) -> None:
     """Fill `mistake.images`: the face of its most telling frame, its heat map (when an explainer
     is given and the model has a layer to explain) and its score timeline."""
-    from dfdetect.plots import plot_frame_timeline
+    from dfdetect.report.plots import plot_frame_timeline
 
     faces = None
     if mistake.faces_file is not None and mistake.faces_file.is_file():

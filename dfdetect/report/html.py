@@ -10,10 +10,10 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from dfdetect.metrics import ALL_METRICS, METRIC_TITLES
+from dfdetect.evaluation.metrics import ALL_METRICS, METRIC_TITLES
 
 if TYPE_CHECKING:
-    from dfdetect.evaluation import EvalReport
+    from dfdetect.evaluation.evaluate import EvalReport
     from dfdetect.report.figures import Mistake
 
 #: Interval columns other parts of dfdetect may add to results rows (bootstrap CIs).
@@ -55,7 +55,7 @@ def _num(value: Any) -> float | None:
 
 def metric_cell(row: Mapping[str, Any], metric: str) -> str:
     """'0.912 ± 0.010' (repeats), then a '[lo, hi]' interval when the row has one."""
-    from dfdetect.reporting import fmt_value
+    from dfdetect.report.tables import fmt_value
 
     value = _num(row.get(metric))
     std = _num(row.get(f"{metric}_std")) if row.get("kind") == "repeats" else None

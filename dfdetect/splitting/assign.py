@@ -37,7 +37,7 @@ class Assignment:
     warnings: list[str] = field(default_factory=list)
 
 
-def _n_groups(fraction: float, total: int) -> int:
+def groups_for_fraction(fraction: float, total: int) -> int:
     return max(1, math.floor(fraction * total + 0.5)) if fraction > 0 else 0
 
 
@@ -145,9 +145,9 @@ def assign_sets(
     total_groups = rows.loc[(sets != "") | open_mask, "group"].nunique()
     targets = {s: 0 for s in SETS}
     if "test" not in fixed:
-        targets["test"] = _n_groups(test_size, total_groups)
+        targets["test"] = groups_for_fraction(test_size, total_groups)
     if "val" not in fixed:
-        targets["val"] = _n_groups(val_size, total_groups)
+        targets["val"] = groups_for_fraction(val_size, total_groups)
     open_rows = rows[open_mask]
     groups = group_table(open_rows) if len(open_rows) else None
     n_open = 0 if groups is None else len(groups)

@@ -87,7 +87,7 @@ class SplitSummary:
         }
 
 
-def _rng(seed: int, *stream: int) -> "np.random.Generator":
+def split_rng(seed: int, *stream: int) -> "np.random.Generator":
     import numpy as np
 
     return np.random.default_rng(np.random.SeedSequence([seed, *stream]))
@@ -105,14 +105,14 @@ def _subsample(df: "pd.DataFrame", ratio: tuple[int, int], rng: "np.random.Gener
     return pd.concat(kept), plan.reals_subsampled
 
 
-def _describe(df: "pd.DataFrame", file: str, set_name: str, **extra: Any) -> SplitFile:
+def describe_split(df: "pd.DataFrame", file: str, set_name: str, **extra: Any) -> SplitFile:
     n_fake = int((df["label"] == 1).sum())
     n_real = len(df) - n_fake
     return SplitFile(file=file, set=set_name, n_real=n_real, n_fake=n_fake, n_groups=int(df["group"].nunique()),
                      ratio=format_actual_ratio(n_fake, n_real), **extra)
 
 
-def _to_csv(df: "pd.DataFrame", set_name: str) -> "pd.DataFrame":
+def split_frame_for_csv(df: "pd.DataFrame", set_name: str) -> "pd.DataFrame":
     out = order_columns(df.copy())
     out["split"] = set_name
     return out.sort_values("video_id", kind="stable").reset_index(drop=True)
@@ -169,7 +169,7 @@ def make_splits(
         raise DfdetectError(f"{out}: exists and is not a folder; pass a folder for --out")
     loaded = load_manifests(manifests, out)
     rows = loaded.rows
-    assignment = assign_sets(rows, test_size=test_size, val_size=val_size, resplit=resplit, rng=_rng(seed, _STREAM_GROUPS))
+    assignment = assign_sets(rows, test_size=test_size, val_size=val_size, resplit=resplit, rng=split_rng(seed, _STREAM_GROUPS))
     warnings = list(assignment.warnings)
     skipped: list[dict[str, str]] = []
 
@@ -181,7 +181,7 @@ def make_splits(
         if set_name == "train" and train_pair is not None:
             outputs.append(_train_at_ratio(part, train_pair, seed, warnings))
         else:
-            outputs.append((_describe(part, f"{set_name}.csv", set_name), part))
+            outputs.append((describe_split(part, f"{set_name}.csv", set_name), part))
     test = rows[assignment.sets == "test"]
     if ratios and test.empty:
         warnings.append("no test set, so no ratio variants were written")
@@ -209,8 +209,8 @@ def _train_at_ratio(
     train: "pd.DataFrame", ratio: tuple[int, int], seed: int, warnings: list[str]
 ) -> tuple[SplitFile, "pd.DataFrame"]:
     """--train-ratio: the paper's imbalanced training condition (fakes subsampled, reals kept)."""
-    before = _describe(train, "", "train")
-    part, reals_cut = _subsample(train, ratio, _rng(seed, _STREAM_TRAIN_RATIO))
+    before = describe_split(train, "", "train")
+    part, reals_cut = _subsample(train, ratio, split_rng(seed, _STREAM_TRAIN_RATIO))
     if (part["label"] == 1).sum() < 1 or (part["label"] == 0).sum() < 1:
         raise DfdetectError(
             f"--train-ratio {ratio_text(ratio)}: train has {before.n_real} real and {before.n_fake} "
@@ -221,7 +221,7 @@ def _train_at_ratio(
             f"train {ratio_text(ratio)}: only {before.n_fake} fakes; kept them all and sampled "
             f"{(part['label'] == 0).sum()} of {before.n_real} reals"
         )
-    return _describe(part, "train.csv", "train", requested_ratio=ratio_text(ratio)), part
+    return describe_split(part, "train.csv", "train", requested_ratio=ratio_text(ratio)), part
 
 
 def _test_variants(
@@ -257,7 +257,7 @@ def _test_variants(
     # One stratified order per repeat: nested prefixes, so 1:200 is a subset of 1:100.
     orders = []
     for k in range(repeats):
-        rng = _rng(seed, _STREAM_TEST_RATIO, k)
+        rng = split_rng(seed, _STREAM_TEST_RATIO, k)
         orders.append((stratified_order(fakes, "method", rng), stratified_order(reals, "dataset", rng)))
     outputs = []
     for r, plan in plans.items():
@@ -266,21 +266,21 @@ def _test_variants(
         for k, (fake_order, real_order) in enumerate(orders):
             part = pd.concat([reals.iloc[real_order[: plan.n_real]], fakes.iloc[fake_order[: plan.n_fake]]])
             name = f"test_{ratio_slug(r)}{f'_r{k}' if repeats > 1 else ''}.csv"
-            info = _describe(part, name, "test", requested_ratio=ratio_text(r), repeat=k if repeats > 1 else None)
+            info = describe_split(part, name, "test", requested_ratio=ratio_text(r), repeat=k if repeats > 1 else None)
             outputs.append((info, part))
     return outputs
 
 
 def _write(out: Path, outputs: list[tuple[SplitFile, "pd.DataFrame"]], summary: SplitSummary) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    _remove_stale(out, {f.file for f, _ in outputs})
+    remove_stale_files(out, {f.file for f, _ in outputs})
     for info, df in outputs:
-        write_csv_atomic(_to_csv(df, info.set), out / info.file)
+        write_csv_atomic(split_frame_for_csv(df, info.set), out / info.file)
     text = json.dumps(summary.to_dict(), indent=2) + "\n"
     atomic_write(out / SUMMARY_NAME, lambda fh: fh.write(text.encode("utf-8")))
 
 
-def _remove_stale(out: Path, keep: set[str]) -> None:
+def remove_stale_files(out: Path, keep: set[str]) -> None:
     """Delete CSVs a previous run listed in splits.json and this run does not write (e.g. _r3 after
     --repeats 4 -> 2), so the folder never mixes two runs. Only names this module writes are touched."""
     try:

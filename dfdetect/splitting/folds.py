@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from dfdetect.errors import DfdetectError, UsageError
 from dfdetect.manifest import write_csv_atomic
-from dfdetect.splitting.assign import _n_groups, group_table, stratified_group_split
-from dfdetect.splitting.core import SUMMARY_NAME, SplitFile, SplitSummary, _describe, _remove_stale, _rng, _to_csv
+from dfdetect.splitting.assign import groups_for_fraction, group_table, stratified_group_split
+from dfdetect.splitting.core import SUMMARY_NAME, SplitFile, SplitSummary, describe_split, remove_stale_files, split_rng, split_frame_for_csv
 from dfdetect.splitting.inputs import load_manifests, relative_posix
 
 if TYPE_CHECKING:
@@ -152,10 +152,10 @@ def make_folds(
     for i in range(folds):
         test, rest = rows[fold_of == i], rows[fold_of != i]
         train, val = _carve_val(rest, val_size, seed, i)
-        fold = [(_describe(train, "train.csv", "train"), train)]
+        fold = [(describe_split(train, "train.csv", "train"), train)]
         if val is not None:
-            fold.append((_describe(val, "val.csv", "val"), val))
-        fold.append((_describe(test, "test.csv", "test"), test))
+            fold.append((describe_split(val, "val.csv", "val"), val))
+        fold.append((describe_split(test, "test.csv", "test"), test))
         for info, _ in fold:
             if info.n_real == 0 or info.n_fake == 0:
                 notes.append(f"{fold_dir_name(i)}/{info.file} holds only {'fakes' if info.n_real == 0 else 'reals'}"
@@ -177,14 +177,14 @@ def _carve_val(rest: "pd.DataFrame", val_size: float, seed: int, fold: int) -> t
     if val_size == 0:
         return rest, None
     groups = group_table(rest)
-    n_val = _n_groups(val_size, len(groups))
+    n_val = groups_for_fraction(val_size, len(groups))
     if len(groups) - n_val < 1:
         raise DfdetectError(
             f"{fold_dir_name(fold)}: only {len(groups)} training group(s), too few to carve a val set; "
             "pass --val-size 0 or fewer --folds"
         )
     assigned = stratified_group_split(groups, {"train": len(groups) - n_val, "val": n_val, "test": 0},
-                                      _rng(seed, _STREAM_VAL, fold))
+                                      split_rng(seed, _STREAM_VAL, fold))
     in_val = rest["group"].map(assigned) == "val"
     return rest[~in_val], rest[in_val]
 
@@ -195,9 +195,9 @@ def _write(out: Path, written: list[list[tuple[SplitFile, "pd.DataFrame"]]], sum
     for i, fold in enumerate(written):
         folder = out / fold_dir_name(i)
         folder.mkdir(exist_ok=True)
-        _remove_stale(folder, {f.file for f, _ in fold})  # e.g. val.csv after --val-size 0
+        remove_stale_files(folder, {f.file for f, _ in fold})  # e.g. val.csv after --val-size 0
         for info, df in fold:
-            write_csv_atomic(_to_csv(df, info.set), folder / info.file)
+            write_csv_atomic(split_frame_for_csv(df, info.set), folder / info.file)
         # Each fold folder is a SPLITS folder of its own, with the usual splits.json.
         per_fold = SplitSummary(
             out_dir=folder, files=[f for f, _ in fold], seed=summary.seed,

@@ -62,7 +62,7 @@ def train(config: TrainConfig) -> TrainResult:
 
 def _loss_options(config: TrainConfig) -> dict[str, Any]:
     """The loss options the chosen loss takes (alpha/gamma/p mean the AUC loss's only)."""
-    from dfdetect.losses import LOSSES
+    from dfdetect.training.losses import LOSSES
 
     wanted = {"pos_weight": config.pos_weight}
     if config.loss == "auc":
@@ -98,7 +98,7 @@ class Trainer:
         return Path(run_dir)
 
     def _data(self) -> None:
-        from dfdetect.data import EpochSampler, FaceStackDataset, balanced_weights, class_counts, make_loader
+        from dfdetect.training.data import EpochSampler, FaceStackDataset, balanced_weights, class_counts, make_loader
 
         c = self.config
         self.train_set = FaceStackDataset(
@@ -209,7 +209,7 @@ class Trainer:
         import torch
 
         from dfdetect.device import seed_everything
-        from dfdetect.losses import DualLevelLoss, create_loss
+        from dfdetect.training.losses import DualLevelLoss, create_loss
         from dfdetect.training.state import amp_setup, make_optimizer, make_scheduler
 
         c = self.config
@@ -217,7 +217,7 @@ class Trainer:
             if getattr(c, key):
                 setattr(c, key, str(Path(getattr(c, key)).resolve()))
         if c.augment:
-            from dfdetect.augment import parse_augment
+            from dfdetect.training.augment import parse_augment
 
             c.augment = list(parse_augment(c.augment))
         self.run_dir = self._run_dir()
@@ -265,7 +265,7 @@ class Trainer:
         stopped_early = False
         epoch = start_epoch - 1
         for epoch in range(start_epoch, c.epochs + 1):
-            row = self._epoch(epoch)
+            row = self.run_epoch(epoch)
             self.history.append(row)
             improved = self._update_best(row)
             self._save(epoch, improved)
@@ -289,7 +289,7 @@ class Trainer:
         mask = batch["mask"].to(self.device, non_blocking=True)
         return x, y, mask
 
-    def _epoch(self, epoch: int) -> dict[str, Any]:
+    def run_epoch(self, epoch: int) -> dict[str, Any]:
         import torch
 
         from dfdetect.training.validate import run_validation

@@ -16,7 +16,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from dfdetect.augment import BLENDS
+from dfdetect.training.augment import BLENDS
 from dfdetect.errors import DfdetectError
 from dfdetect.manifest import STATUS_OK, parse_label, read_manifest, resolve_faces_path
 # preprocess_batch, resize_clip and sample_indices are re-exported: they lived here before.
@@ -162,7 +162,7 @@ class FaceStackDataset:
         clip = clip_from_stack(stack, idx, self.img_size)  # step 1 of the one path (dfdetect.preprocess)
         label = record.label
         if self.augment:
-            from dfdetect.augment import augment_clip
+            from dfdetect.training.augment import augment_clip
 
             clip = augment_clip(clip, rng, self.augment, blend=blended)
             label = 1 if blended else label

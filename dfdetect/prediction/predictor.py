@@ -1,7 +1,7 @@
 """`dfdetect predict`: videos in, fake probabilities out, with the model and detector loaded once.
 
 Each video goes through face extraction in memory (dfdetect.extraction.extract_faces, the same
-detectors and options as `extract`) and then the model (dfdetect.inference). Videos are processed
+detectors and options as `extract`) and then the model (dfdetect.scoring.inference). Videos are processed
 one after another: on a small CPU the detector and the model each use every core, so overlapping
 them in threads would only make them fight; benchmarks/predict_speed.py checks that the whole
 costs no more than the sum of its parts.
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence, TextIO
 
 from dfdetect.errors import UsageError
-from dfdetect.inference import ScoringOptions
+from dfdetect.scoring.inference import ScoringOptions
 
 if TYPE_CHECKING:
     from dfdetect.extraction import ExtractOptions
@@ -136,21 +136,9 @@ def _is_dir(path: str) -> bool:
         return False
 
 
-def extraction_defaults(config: dict[str, Any]) -> dict[str, Any]:
-    """Extraction settings recorded in a checkpoint (crop scale and size of its training data)."""
-    found: dict[str, Any] = {}
-    nested = config.get("extraction") or config.get("extract") or {}
-    for key in ("detector", "detector_model", "scale", "size", "frames"):
-        value = nested.get(key) if isinstance(nested, dict) else None
-        if value is None and key in ("scale", "size"):
-            value = config.get(f"extract_{key}", config.get(f"crop_{key}", config.get(key) if key == "scale" else None))
-        if value is not None:
-            found[key] = value
-    return found
-
-
 def build_extract_options(config: dict[str, Any], **overrides: Any) -> "ExtractOptions":
     """ExtractOptions: CLI overrides (None = unset) > checkpoint's recorded settings > defaults."""
+    from dfdetect.checkpoint import extraction_defaults
     from dfdetect.extraction import ExtractOptions
 
     names = {f.name for f in fields(ExtractOptions)}
@@ -166,9 +154,9 @@ class Predictor:
                  options: PredictOptions | None = None,
                  extract_overrides: dict[str, Any] | None = None, model=None, config=None,
                  reference_positive: str | None = None) -> None:
-        """`checkpoint` may list several: an ensemble, their probabilities averaged (dfdetect.ensemble)."""
+        """`checkpoint` may list several: an ensemble, their probabilities averaged (dfdetect.scoring.ensemble)."""
         from dfdetect.device import select_device
-        from dfdetect.ensemble import build_scorer, ensemble_config, load_members
+        from dfdetect.scoring.ensemble import build_scorer, ensemble_config, load_members
 
         self.options = options or PredictOptions()
         self.device = select_device(self.options.device)
@@ -218,7 +206,7 @@ class Predictor:
         before = self.scorer.forward_seconds
         (_, prob, frame_probs), = self.scorer.score_many([(path, ex.faces)])
         model_seconds = self.scorer.forward_seconds - before
-        from dfdetect.evaluation import check_finite
+        from dfdetect.scoring.inference import check_finite
 
         check_finite(path, prob, frame_probs, self.checkpoint)  # raises: a broken model stops the batch
         records = list(getattr(ex, "frames", []) or [])

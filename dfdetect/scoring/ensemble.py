@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from dfdetect.inference import StackScorer
+    from dfdetect.scoring.inference import StackScorer
 
 # extraction settings that decide what the crops look like; members must agree on them
 _CROP_KEYS = ("size", "scale")
@@ -75,7 +75,7 @@ class EnsembleScorer:
 def build_scorer(members: Sequence[tuple["nn.Module", dict[str, Any]]], names: Sequence[str],
                  device: "str | torch.device", aggregate: str = "mean", batch_size: int = 8):
     """A StackScorer for one member, an EnsembleScorer over several (eval and predict share it)."""
-    from dfdetect.inference import StackScorer
+    from dfdetect.scoring.inference import StackScorer
 
     scorers = [StackScorer(m.to(device), cfg, device, aggregate, batch_size) for m, cfg in members]
     return scorers[0] if len(scorers) == 1 else EnsembleScorer(scorers, names)
@@ -95,7 +95,7 @@ def load_members(
 
 def check_same_crops(names: Sequence[str], configs: Sequence[dict[str, Any]]) -> None:
     """Members score one set of crops: their recorded crop size and scale must match."""
-    from dfdetect.prediction import extraction_defaults
+    from dfdetect.checkpoint import extraction_defaults
 
     first = {k: v for k, v in extraction_defaults(configs[0]).items() if k in _CROP_KEYS}
     for name, config in zip(names[1:], configs[1:]):

@@ -122,7 +122,7 @@ def compute_metrics(
     interval needs `frame_videos` (the video index of each frame, see `frame_video_index`): it
     resamples videos, seeded by `seed`; without it the bounds are None.
     """
-    from dfdetect.intervals import auc_with_ci, cluster_bootstrap_auc_ci
+    from dfdetect.evaluation.intervals import auc_with_ci, cluster_bootstrap_auc_ci
 
     y, s = _as_arrays(video_labels, video_scores)
     out: dict[str, Any] = {"n_real": int((y == 0).sum()), "n_fake": int((y == 1).sum())}
@@ -178,6 +178,12 @@ def ratio_from_name(name: str) -> tuple[int, int] | None:
     """'test_1to100_r0' -> (1, 100) (fake, real); None when the name carries no ratio."""
     m = _RATIO_RE.search(name)
     return (int(m["fake"]), int(m["real"])) if m else None
+
+
+def ratio_sort_key(row: dict[str, Any]) -> tuple[bool, float]:
+    """Sets without a named ratio (test.csv) first, then 1:1, 1:10, ... 1:200."""
+    ratio = ratio_from_name(str(row.get("set", "")))
+    return (ratio is not None, ratio[1] / ratio[0] if ratio else 0.0)
 
 
 def format_ratio(ratio: tuple[int, int] | None, n_real: int = 0, n_fake: int = 0) -> str:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Sequence, TextIO
 
 from dfdetect.errors import UsageError
 from dfdetect.manifest import safe_video_id
-from dfdetect.prediction import RESULT_COLUMNS, VideoPrediction
+from dfdetect.prediction.predictor import RESULT_COLUMNS, VideoPrediction
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -98,7 +98,7 @@ def write_frame_timeline(pred: VideoPrediction, out_dir: Path, threshold: float,
     `taken` holds the names used so far in this batch: a second clip.mp4 from another folder
     becomes clip-2 instead of overwriting the first.
     """
-    from dfdetect.plots import plot_frame_timeline
+    from dfdetect.report.plots import plot_frame_timeline
 
     if pred.failed or not pred.frame_probs:
         return []

@@ -21,9 +21,9 @@ import numpy as np
 
 from dfdetect import console
 from dfdetect.errors import DfdetectError
-from dfdetect.inference import ScoringOptions
+from dfdetect.scoring.inference import ScoringOptions
 from dfdetect.manifest import STATUS_OK, parse_label, read_manifest, resolve_faces_path
-from dfdetect.metrics import (
+from dfdetect.evaluation.metrics import (
     ALL_METRICS,
     CI_COLUMNS,
     aggregate_repeats,
@@ -114,7 +114,7 @@ class EvalReport:
                          "ratio": format_ratio(first.ratio, agg["n_real"], agg["n_fake"]),
                          "n_skipped": sum(m.n_skipped for m in members),
                          **_skip_columns(_sum_skips(m.skipped for m in members)), **agg, "csv": str(first.path.parent)})
-        from dfdetect.reporting import ratio_sort_key
+        from dfdetect.evaluation.metrics import ratio_sort_key
 
         return sorted(rows, key=ratio_sort_key)  # stable: input order within equal ratios
 
@@ -198,18 +198,6 @@ def _read_test_set(path: Path) -> tuple[list[tuple[str, int, Path]], dict[str, i
     return rows, skipped
 
 
-def check_finite(video_id: str, video_prob: float, frame_probs: np.ndarray, checkpoint: str) -> None:
-    """A NaN or infinite score is an error, never a skip (module doc)."""
-    if np.isfinite(video_prob) and np.isfinite(frame_probs).all():
-        return
-    bad = video_prob if not np.isfinite(video_prob) else frame_probs[~np.isfinite(frame_probs)][0]
-    level = "video" if not np.isfinite(video_prob) else "frame"
-    raise DfdetectError(
-        f"{video_id}: non-finite {level} score ({bad}) from checkpoint {checkpoint or '(in memory)'}; "
-        "the model overflowed or its weights hold NaN; on a GPU try --device cpu"
-    )
-
-
 def evaluate_model(
     model: "nn.Module",
     config: dict[str, Any],
@@ -233,8 +221,8 @@ def evaluate_models(
 ) -> EvalReport:
     """Like evaluate_model, for one model or an ensemble (the members' probabilities averaged)."""
     from dfdetect.device import select_device
-    from dfdetect.ensemble import build_scorer, ensemble_config
-    from dfdetect.inference import check_aggregate
+    from dfdetect.scoring.ensemble import build_scorer, ensemble_config
+    from dfdetect.scoring.inference import check_aggregate
 
     options = options or EvalOptions()
     check_aggregate(options.aggregate)
@@ -295,9 +283,9 @@ def evaluate(
 ) -> EvalReport:
     """Load RUN (a run folder or a checkpoint file) and evaluate it on the test CSVs.
 
-    `ensemble` adds checkpoints whose probabilities are averaged with RUN's (dfdetect.ensemble).
+    `ensemble` adds checkpoints whose probabilities are averaged with RUN's (dfdetect.scoring.ensemble).
     `reference_positive` (real|fake) is only for reference-code checkpoints without a label_map."""
-    from dfdetect.ensemble import load_members
+    from dfdetect.scoring.ensemble import load_members
 
     options = options or EvalOptions()
     runs = [str(run), *map(str, ensemble)]

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Hashable, Iterable, Iterator
 
 import numpy as np
 
-from dfdetect.errors import UsageError
+from dfdetect.errors import DfdetectError, UsageError
 
 if TYPE_CHECKING:
     import torch
@@ -233,3 +233,15 @@ def score_stack(
     scorer = StackScorer(model, config, device, aggregate, batch_size=16)
     (_, video_prob, frame_probs), = scorer.score_many([(0, faces_uint8)])
     return video_prob, frame_probs
+
+
+def check_finite(video_id: str, video_prob: float, frame_probs: np.ndarray, checkpoint: str) -> None:
+    """A NaN or infinite score is an error, never a skip (module doc)."""
+    if np.isfinite(video_prob) and np.isfinite(frame_probs).all():
+        return
+    bad = video_prob if not np.isfinite(video_prob) else frame_probs[~np.isfinite(frame_probs)][0]
+    level = "video" if not np.isfinite(video_prob) else "frame"
+    raise DfdetectError(
+        f"{video_id}: non-finite {level} score ({bad}) from checkpoint {checkpoint or '(in memory)'}; "
+        "the model overflowed or its weights hold NaN; on a GPU try --device cpu"
+    )

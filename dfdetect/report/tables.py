@@ -7,14 +7,14 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from dfdetect.metrics import ALL_METRICS, METRIC_TITLES, mean_std
+from dfdetect.evaluation.metrics import ALL_METRICS, METRIC_TITLES, mean_std
 
 STD_SHOWN = ("auc", "ap", "eer")
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from dfdetect.evaluation import EvalReport
+    from dfdetect.evaluation.evaluate import EvalReport
 
 
 def print_table(table: "Table") -> None:
@@ -89,15 +89,7 @@ def metrics_table(
     return table
 
 
-def ratio_sort_key(row: dict[str, Any]) -> tuple[bool, float]:
-    """Sets without a named ratio (test.csv) first, then 1:1, 1:10, ... 1:200."""
-    from dfdetect.metrics import ratio_from_name
-
-    ratio = ratio_from_name(str(row.get("set", "")))
-    return (ratio is not None, ratio[1] / ratio[0] if ratio else 0.0)
-
-
-def _ratio_points(report: "EvalReport") -> list[tuple]:
+def auc_ratio_points(report: "EvalReport") -> list[tuple]:
     """(K of 1:K, AUC, std, lo, hi) per group: a single set carries its DeLong interval (lo, hi),
     repeats their mean and standard deviation (lo and hi None)."""
     by_group: dict[str, list] = {}
@@ -119,7 +111,7 @@ def _ratio_points(report: "EvalReport") -> list[tuple]:
 
 def write_eval_plots(report: "EvalReport", out_dir: str | Path, label: str | None = None) -> list[Path]:
     """roc.png (every set; for repeats only the first) and auc_vs_ratio.png into out_dir."""
-    from dfdetect.plots import plot_auc_vs_ratio, plot_roc_curves
+    from dfdetect.report.plots import plot_auc_vs_ratio, plot_roc_curves
 
     out = Path(out_dir)
     seen: set[str] = set()
@@ -129,15 +121,15 @@ def write_eval_plots(report: "EvalReport", out_dir: str | Path, label: str | Non
             continue
         seen.add(s.group)
         curves.append((s.name, s.labels, s.video_scores))
-    from dfdetect.ensemble import describe_model
+    from dfdetect.scoring.ensemble import describe_model
 
     name = label or describe_model(report.config)
     return [
         plot_roc_curves(curves, out / "roc.png", title=f"ROC: {name}"),
-        plot_auc_vs_ratio({name: _ratio_points(report)}, out / "auc_vs_ratio.png"),
+        plot_auc_vs_ratio({name: auc_ratio_points(report)}, out / "auc_vs_ratio.png"),
     ]
 
 
 def auc_ratio_series(reports: dict[str, "EvalReport"]) -> dict[str, list[tuple]]:
     """Series for plot_auc_vs_ratio from several reports (benchmark: one per model × loss)."""
-    return {name: _ratio_points(rep) for name, rep in reports.items()}
+    return {name: auc_ratio_points(rep) for name, rep in reports.items()}
