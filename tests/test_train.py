@@ -79,18 +79,18 @@ def test_resume_after_a_kill_matches_the_uninterrupted_run(full_run, splits, tmp
     from dfdetect.training import engine
 
     out = tmp_path / "killed"
-    original = engine.Trainer._epoch
+    original = engine.Trainer.run_epoch
 
     def killed_in_epoch_two(self, epoch):
         if epoch == 2:
             raise KeyboardInterrupt  # the process dies after last.ckpt of epoch 1 was written
         return original(self, epoch)
 
-    monkeypatch.setattr(engine.Trainer, "_epoch", killed_in_epoch_two)
+    monkeypatch.setattr(engine.Trainer, "run_epoch", killed_in_epoch_two)
     config = TrainConfig(str(splits[0]), str(splits[1]), epochs=2, schedule="cosine", out=str(out), **QUICK)
     with pytest.raises(KeyboardInterrupt):
         train(config)
-    monkeypatch.setattr(engine.Trainer, "_epoch", original)
+    monkeypatch.setattr(engine.Trainer, "run_epoch", original)
     assert len(pd.read_csv(out / "metrics.csv")) == 1
 
     result = train(resume_config(out))

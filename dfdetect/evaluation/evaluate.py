@@ -21,7 +21,7 @@ import numpy as np
 
 from dfdetect import console
 from dfdetect.errors import DfdetectError
-from dfdetect.scoring.inference import ScoringOptions
+from dfdetect.scoring.inference import ScoringOptions, check_finite
 from dfdetect.manifest import STATUS_OK, parse_label, read_manifest, resolve_faces_path
 from dfdetect.evaluation.metrics import (
     ALL_METRICS,

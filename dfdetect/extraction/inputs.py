@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable
 
 from dfdetect import console
-from dfdetect.errors import DfdetectError, UsageError
+from dfdetect.errors import DfdetectError
 from dfdetect.manifest import parse_label, safe_video_id
 from dfdetect.video_io import VIDEO_EXTENSIONS
 
