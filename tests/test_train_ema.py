@@ -116,17 +116,17 @@ def test_killed_ema_run_resumes_to_the_same_average(ema_run, splits, tmp_path: P
     from dfdetect.training import engine
 
     out = tmp_path / "killed"
-    original = engine.Trainer._epoch
+    original = engine.Trainer.run_epoch
 
     def killed_in_epoch_two(self, epoch):
         if epoch == 2:
             raise KeyboardInterrupt
         return original(self, epoch)
 
-    monkeypatch.setattr(engine.Trainer, "_epoch", killed_in_epoch_two)
+    monkeypatch.setattr(engine.Trainer, "run_epoch", killed_in_epoch_two)
     with pytest.raises(KeyboardInterrupt):
         train(TrainConfig(str(splits[0]), str(splits[1]), out=str(out), ema=DECAY, **QUICK))
-    monkeypatch.setattr(engine.Trainer, "_epoch", original)
+    monkeypatch.setattr(engine.Trainer, "run_epoch", original)
     train(resume_config(out))
     resumed, whole = read_checkpoint(out / "last.ckpt"), read_checkpoint(ema_run[0].run_dir / "last.ckpt")
     assert resumed["train_state"]["ema_steps"] == whole["train_state"]["ema_steps"]
