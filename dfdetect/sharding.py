@@ -66,7 +66,8 @@ def _range_shard(environ: Mapping[str, str], prefix: str, idx: str, first: str, 
     if lo is None or hi is None:
         raise UsageError(f"--shard auto: ${idx} is set but ${first}/${last} are not; pass --shard i/n")
     stride = _int(environ, step) if step in environ else 1
-    stride = stride if stride > 0 else 1
+    if stride < 1:  # a step of 0 or less is no array the scheduler can run: a broken environment
+        raise UsageError(f"--shard auto: ${step}={stride}; a {prefix} array's step must be at least 1")
     n = (hi - lo) // stride + 1
     if (task - lo) % stride or count and count in environ and _int(environ, count) != n:
         # e.g. --array=1,4,9: the ids are not a range, so the position of this task is unknown

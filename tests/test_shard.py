@@ -46,6 +46,10 @@ def test_auto_reads_the_job_array_environment(env, expected):
     ({"SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_MAX": "9",
       "SLURM_ARRAY_TASK_COUNT": "3"}, "not an evenly spaced range"),
     ({"SLURM_ARRAY_TASK_ID": "x", "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_MAX": "9"}, "not a whole number"),
+    ({"SGE_TASK_ID": "2", "SGE_TASK_FIRST": "1", "SGE_TASK_LAST": "4", "SGE_TASK_STEPSIZE": "0"},
+     r"SGE_TASK_STEPSIZE=0; a Grid Engine array's step must be at least 1"),
+    ({"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_MAX": "4",
+      "SLURM_ARRAY_TASK_STEP": "-1"}, "step must be at least 1"),
 ])
 def test_auto_fails_clearly(env, message):
     with pytest.raises(UsageError, match=message):
