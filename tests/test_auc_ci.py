@@ -138,3 +138,51 @@ def test_auc_vs_ratio_plot_draws_asymmetric_interval_bars(tmp_path: Path) -> Non
     path = plot_auc_vs_ratio({"ci": [(1, 0.8, None, 0.7, 0.95), (10, 0.7, 0.05, None, None)],
                               "old": [(1, 0.6, 0.1)]}, tmp_path / "r.png")
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def _identity_groups(seed: int, n_groups: int = 25, per_group: int = 6):
+    """Videos of one identity share an offset (reals and fakes alike), as in pooled FF++ folds.
+    Groups alternate between mostly fake and mostly real, so the offsets do not cancel out."""
+    rng = np.random.default_rng(seed)
+    group = np.repeat(np.arange(n_groups), per_group)
+    mostly_fake, mostly_real = np.r_[0, np.ones(per_group - 1, int)], np.r_[1, np.zeros(per_group - 1, int)]
+    y = np.concatenate([mostly_fake if i % 2 else mostly_real for i in range(n_groups)])
+    s = rng.normal(size=n_groups)[group] * 1.5 + 0.8 * y + 0.3 * rng.normal(size=group.size)
+    return y, s, group
+
+
+def test_group_bootstrap_equals_weighted_auc_of_each_resample() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from dfdetect.evaluation.intervals import group_bootstrap_auc_ci
+
+    y, s, group = _identity_groups(0, n_groups=8)
+    ci = group_bootstrap_auc_ci(y, s, group, n_boot=200, seed=3)
+    assert ci.auc == pytest.approx(roc_auc_score(y, s)) and ci.method == "group bootstrap"
+    # the same draws by brute force: a drawn group's videos weigh as often as it was drawn
+    c = np.random.default_rng(3).multinomial(8, np.full(8, 1 / 8), size=200)
+    boot = [roc_auc_score(y, s, sample_weight=row[group]) for row in c]
+    assert (ci.lo, ci.hi) == pytest.approx(tuple(np.quantile(boot, [0.025, 0.975])))
+    assert ci == group_bootstrap_auc_ci(y, s, group, n_boot=200, seed=3)
+
+
+def test_group_bootstrap_is_wider_than_delong_when_groups_share_scores() -> None:
+    from dfdetect.evaluation.intervals import group_bootstrap_auc_ci
+
+    y, s, group = _identity_groups(1)
+    by_group = group_bootstrap_auc_ci(y, s, group)
+    delong = auc_with_ci(y, s)  # treats 150 videos as independent
+    assert by_group.lo <= by_group.auc <= by_group.hi
+    assert (by_group.hi - by_group.lo) > 1.3 * (delong.hi - delong.lo)
+    assert by_group.n_real + by_group.n_fake == 150
+
+
+def test_group_bootstrap_needs_two_groups_per_class() -> None:
+    from dfdetect.evaluation.intervals import group_bootstrap_auc_ci
+
+    # all fakes in one identity group: no spread between groups to resample
+    ci = group_bootstrap_auc_ci([0, 0, 1, 1, 0], [0.1, 0.2, 0.8, 0.7, 0.3], ["a", "b", "c", "c", "c"])
+    assert ci.auc == 1.0 and ci.lo is None and ci.hi is None and "identity group" in ci.note
+    assert group_bootstrap_auc_ci([0, 0], [0.1, 0.2], ["a", "b"]) is None
+    with pytest.raises(ValueError, match="differ in length"):
+        group_bootstrap_auc_ci([0, 1], [0.1, 0.2], ["a"])

@@ -7,6 +7,8 @@
 - Frame level: frames of one video are not independent, so DeLong on frames would be far too
   narrow. We bootstrap over videos instead (a cluster bootstrap), stratified by class so that every
   resample keeps the numbers of real and fake videos; percentile interval, seeded.
+- Pooled out-of-fold AUC over identity groups: videos of one identity group (reals and fakes
+  together) are not independent either, so `group_bootstrap_auc_ci` resamples whole groups.
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ class AucInterval:
     """An AUC with its confidence interval (`lo`, `hi`) at `level`; `se` for DeLong only."""
 
     auc: float
-    lo: float
-    hi: float
+    lo: float | None
+    hi: float | None
     level: float = 0.95
     se: float | None = None
     n_real: int = 0
     n_fake: int = 0
     method: str = "delong"
+    note: str = ""  # why lo/hi are None, when they are
 
     def as_dict(self, prefix: str = "auc") -> dict[str, float | int | None]:
         return {prefix: self.auc, f"{prefix}_lo": self.lo, f"{prefix}_hi": self.hi}
@@ -148,3 +151,62 @@ def cluster_bootstrap_auc_ci(
     auc = float(wins.sum() / (frames[fake].sum() * frames[real].sum()))
     return AucInterval(auc, float(lo), float(hi), level, None,
                        int((group_label == 0).sum()), int((group_label == 1).sum()), "cluster bootstrap")
+
+
+def _mixed_pair_wins(s: np.ndarray, y: np.ndarray, group_index: np.ndarray, n_groups: int) -> np.ndarray:
+    """W[a, b]: over all (fake video of group a, real video of group b) pairs, how many the fake
+    wins (ties count half). Groups may hold both classes (an FF++ identity holds reals and fakes)."""
+    fake_scores, fake_group = s[y == 1], group_index[y == 1]
+    wins = np.zeros((n_groups, n_groups))
+    for b in np.unique(group_index[y == 0]):
+        real_scores = np.sort(s[(y == 0) & (group_index == b)])
+        below = np.searchsorted(real_scores, fake_scores, side="left")
+        upto = np.searchsorted(real_scores, fake_scores, side="right")
+        wins[:, b] = np.bincount(fake_group, weights=below + 0.5 * (upto - below), minlength=n_groups)
+    return wins
+
+
+def group_bootstrap_auc_ci(
+    labels: Sequence[int] | np.ndarray,
+    scores: Sequence[float] | np.ndarray,
+    groups: Sequence[object] | np.ndarray,
+    *,
+    n_boot: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> AucInterval | None:
+    """Video AUC with a percentile interval from resampling identity groups with replacement.
+
+    For pooled out-of-fold scores: one row per video, `groups` its identity group (the manifest's
+    `group`). A group may hold reals and fakes; a resample's AUC counts every (fake, real) pair of
+    the drawn groups, with multiplicity, and resamples left with one class are dropped. lo/hi are
+    None (with `note`) when fewer than two groups hold a fake or a real: one group cannot show
+    the spread between groups. None for one class. Same seed -> same interval."""
+    y, s = _arrays(labels, scores)
+    g = np.asarray(groups).ravel()
+    if g.shape != y.shape:
+        raise ValueError(f"groups ({g.size}) and labels ({y.size}) differ in length")
+    if not ((y == 0).any() and (y == 1).any()):
+        return None
+    _z(level)  # checks the level
+    _, group_index = np.unique(g, return_inverse=True)
+    n_groups = int(group_index.max()) + 1
+    n_fake = np.bincount(group_index, weights=(y == 1), minlength=n_groups)
+    n_real = np.bincount(group_index, weights=(y == 0), minlength=n_groups)
+    wins = _mixed_pair_wins(s, y, group_index, n_groups)
+    auc = float(wins.sum() / (n_fake.sum() * n_real.sum()))
+    counts = (int((y == 0).sum()), int((y == 1).sum()))
+    method = "group bootstrap"
+    fake_groups, real_groups = int((n_fake > 0).sum()), int((n_real > 0).sum())
+    if fake_groups < 2 or real_groups < 2:
+        note = f"no interval: fakes in {fake_groups} and reals in {real_groups} identity group(s); needs 2 each"
+        return AucInterval(auc, None, None, level, None, *counts, method, note)
+    rng = np.random.default_rng(seed)
+    # Resampling n groups with replacement = multinomial counts over them.
+    c = rng.multinomial(n_groups, np.full(n_groups, 1.0 / n_groups), size=n_boot).astype(np.float64)
+    pairs = (c @ n_fake) * (c @ n_real)
+    keep = pairs > 0
+    boot = ((c[keep] @ wins) * c[keep]).sum(axis=1) / pairs[keep]
+    alpha = (1.0 - level) / 2.0
+    lo, hi = np.quantile(boot, [alpha, 1.0 - alpha])
+    return AucInterval(auc, float(lo), float(hi), level, None, *counts, method)
