@@ -131,3 +131,30 @@ def test_official_splits_are_ignored_with_a_note(tmp_path: Path) -> None:
     assert any("official splits are ignored" in w for w in summary.warnings)
     tested = sum(len(_read(f)["test"]) for f in summary.fold_dirs)
     assert tested == len(rows)
+
+
+def test_more_folds_than_groups_is_a_usage_error_on_the_cli(tmp_path: Path) -> None:
+    manifest = write_manifest(tmp_path / "data", plain_rows(8, 8))  # 16 groups
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(
+        app, ["split", str(manifest), "--out", str(tmp_path / "splits"), "--folds", "20"])
+    assert result.exit_code == 2, result.output  # like --folds 1: a K that cannot work is a bad option
+    assert "only 16 identity group(s)" in result.output and not (tmp_path / "splits").exists()
+
+
+def test_folds_into_a_plain_split_folder_replace_it_with_a_note_and_back(ffpp: Path, tmp_path: Path) -> None:
+    from dfdetect.splitting import make_splits
+
+    out = tmp_path / "splits"
+    make_splits([ffpp], out, test_ratios="1:2", seed=0)
+    (out / "mine.txt").write_text("kept")
+    summary = make_folds([ffpp], out, folds=3, seed=0)
+    # one layout per folder: the plain CSVs and splits.json are gone, the user's own file is not
+    assert not any((out / n).exists() for n in ("train.csv", "val.csv", "test.csv", "test_1to2.csv", "splits.json"))
+    assert (out / "mine.txt").read_text() == "kept" and read_folds(out) == summary.fold_dirs
+    assert any("held a plain split" in w for w in summary.warnings)
+
+    back = make_splits([ffpp], out, test_ratios="1:2", seed=0)
+    assert read_folds(out) is None and not (out / "folds.json").exists()
+    assert not any((out / f"fold_{i}").exists() for i in range(3))
+    assert (out / "train.csv").exists() and (out / "test_1to2.csv").exists() and (out / "mine.txt").exists()
+    assert any("held group folds" in w for w in back.warnings)

@@ -43,6 +43,19 @@ def test_cli_writes_sets_table_and_summary(tmp_path):
     assert len(read(out / "test_1to2_r1.csv")) == 12
 
 
+def test_a_ratio_set_is_named_as_eval_names_it_with_the_rounded_ratio_beside(tmp_path):
+    from dfdetect.evaluation.metrics import format_ratio, ratio_from_name
+
+    # 50 real + 40 fake plain videos: the test set holds 10 reals, so 1:4 keeps floor(10/4) = 2 fakes (1:5)
+    manifest = write_manifest(tmp_path / "DATA", plain_rows(50, 40))
+    result = split(manifest, "--out", tmp_path / "S", "--test-ratios", "1:4,1:10")
+    assert result.exit_code == 0, result.output
+    cells = {c[0]: c for c in ([x.strip() for x in line.split("│")[1:-1]] for line in result.stdout.splitlines()) if c}
+    assert cells["test_1to4"][1:5] == ["10", "2", format_ratio(ratio_from_name("test_1to4")), "1:5"]
+    assert cells["test_1to10"][3:5] == ["1:10", ""]  # exact: no second figure
+    assert "actual" in result.stdout
+
+
 def test_cli_accepts_a_glob_of_manifest_parts(tmp_path):
     data = tmp_path / "DATA"
     rows = ffpp_rows(30)

@@ -85,10 +85,15 @@ def render(summary: "SplitSummary") -> None:
 
     table = Table(title=f"splits (seed {summary.seed})", title_justify="left")
     table.add_column("set")
-    for name in ("n_real", "n_fake", "ratio", "groups"):
+    rows = summary.table
+    actual = any(row["actual"] for row in rows)  # the column only when rounding moved a ratio
+    for name in ("n_real", "n_fake", "ratio", *(("actual",) if actual else ()), "groups"):
         table.add_column(name, justify="right")
-    for row in summary.table:
-        table.add_row(row["set"], str(row["n_real"]), str(row["n_fake"]), row["ratio"], str(row["groups"]))
+    for row in rows:
+        table.add_row(row["set"], str(row["n_real"]), str(row["n_fake"]), row["ratio"],
+                      *((row["actual"],) if actual else ()), str(row["groups"]))
+    if actual:
+        table.caption = "ratio: the one a set is named for (as eval reports it); actual: its fake:real after rounding"
     console.stdout.print(table)
     if summary.sources:
         console.info("sets: " + ", ".join(f"{name} from {source}" for name, source in summary.sources.items()))

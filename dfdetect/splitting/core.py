@@ -12,6 +12,7 @@ from dfdetect.errors import DfdetectError, UsageError
 from dfdetect.manifest import atomic_write, order_columns, write_csv_atomic
 from dfdetect.splitting.assign import SETS, assign_sets
 from dfdetect.splitting.inputs import load_manifests, relative_posix
+from dfdetect.splitting.layout import SUMMARY_NAME, clear_folds_layout, remove_stale_files
 from dfdetect.splitting.ratios import (
     DEFAULT_TEST_RATIOS,
     format_actual_ratio,
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-SUMMARY_NAME = "splits.json"
 # Independent random streams, so e.g. adding a ratio never changes the group split.
 _STREAM_GROUPS, _STREAM_TRAIN_RATIO, _STREAM_TEST_RATIO = 0, 1, 2
 
@@ -68,9 +68,14 @@ class SplitSummary:
 
     @property
     def table(self) -> list[dict[str, Any]]:
-        """Rows for the summary table: set x n_real x n_fake x ratio x groups."""
+        """Rows for the summary table: set x n_real x n_fake x ratio x actual x groups.
+
+        `ratio` is the one the set is named for (test_1to4 -> 1:4, as `eval` reports it), else the
+        achieved one; `actual` is the achieved fake:real where rounding moved it away from the name
+        (10 reals at 1:4 keep 2 fakes: 1:5), else empty."""
         return [
-            {"set": f.name, "n_real": f.n_real, "n_fake": f.n_fake, "ratio": f.ratio, "groups": f.n_groups}
+            {"set": f.name, "n_real": f.n_real, "n_fake": f.n_fake, "ratio": f.requested_ratio or f.ratio,
+             "actual": f.ratio if f.requested_ratio and f.ratio != f.requested_ratio else "", "groups": f.n_groups}
             for f in self.files
         ]
 
@@ -273,23 +278,11 @@ def _test_variants(
 
 def _write(out: Path, outputs: list[tuple[SplitFile, "pd.DataFrame"]], summary: SplitSummary) -> None:
     out.mkdir(parents=True, exist_ok=True)
+    note = clear_folds_layout(out)
+    if note:
+        summary.warnings.append(note)
     remove_stale_files(out, {f.file for f, _ in outputs})
     for info, df in outputs:
         write_csv_atomic(split_frame_for_csv(df, info.set), out / info.file)
     text = json.dumps(summary.to_dict(), indent=2) + "\n"
     atomic_write(out / SUMMARY_NAME, lambda fh: fh.write(text.encode("utf-8")))
-
-
-def remove_stale_files(out: Path, keep: set[str]) -> None:
-    """Delete CSVs a previous run listed in splits.json and this run does not write (e.g. _r3 after
-    --repeats 4 -> 2), so the folder never mixes two runs. Only names this module writes are touched."""
-    try:
-        previous = json.loads((out / SUMMARY_NAME).read_text(encoding="utf-8"))
-        names = [f["file"] for f in previous.get("files", [])]
-    except (OSError, ValueError, TypeError, KeyError):
-        return
-    for name in names:
-        if isinstance(name, str) and name not in keep and Path(name).name == name and (
-            name in ("train.csv", "val.csv", "test.csv") or (name.startswith("test_") and name.endswith(".csv"))
-        ):
-            (out / name).unlink(missing_ok=True)

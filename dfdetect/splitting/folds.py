@@ -9,7 +9,7 @@ method. Official splits are ignored: k-fold uses all videos.
     SPLITS/folds.json                     what was written (seed, options, counts per fold)
     SPLITS/fold_<i>/train.csv val.csv test.csv splits.json
 
-faces_file is rewritten relative to the fold folder (DESIGN.md path rule); all fold folders are
+faces_file is rewritten relative to the fold folder (the path rule, docs/formats.md); all fold folders are
 siblings, so one rewrite fits every fold.
 """
 
@@ -26,14 +26,14 @@ from typing import TYPE_CHECKING, Any, Sequence
 from dfdetect.errors import DfdetectError, UsageError
 from dfdetect.manifest import write_csv_atomic
 from dfdetect.splitting.assign import groups_for_fraction, group_table, stratified_group_split
-from dfdetect.splitting.core import SUMMARY_NAME, SplitFile, SplitSummary, describe_split, remove_stale_files, split_rng, split_frame_for_csv
+from dfdetect.splitting.core import SplitFile, SplitSummary, describe_split, split_rng, split_frame_for_csv
+from dfdetect.splitting.layout import FOLDS_NAME, SUMMARY_NAME, clear_plain_layout, remove_stale_files, remove_stale_folds
 from dfdetect.splitting.inputs import load_manifests, relative_posix
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-FOLDS_NAME = "folds.json"
 _STREAM_VAL = 3  # an rng stream of its own (core.py uses 0-2)
 
 
@@ -104,8 +104,8 @@ def assign_folds(rows: "pd.DataFrame", k: int, seed: int) -> "np.ndarray":
     from sklearn.model_selection import StratifiedGroupKFold
 
     n_groups = rows["group"].nunique()
-    if n_groups < k:
-        raise DfdetectError(
+    if n_groups < k:  # a K that does not fit the data is a bad option value, like --folds 1 (exit 2)
+        raise UsageError(
             f"--folds {k}: only {n_groups} identity group(s); each fold needs at least one, so use --folds {max(2, n_groups)} "
             "or fewer, or add videos"
         )
@@ -191,7 +191,10 @@ def _carve_val(rest: "pd.DataFrame", val_size: float, seed: int, fold: int) -> t
 
 def _write(out: Path, written: list[list[tuple[SplitFile, "pd.DataFrame"]]], summary: FoldsSummary) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    _remove_stale_folds(out, len(written))
+    note = clear_plain_layout(out)
+    if note:
+        summary.warnings.append(note)
+    remove_stale_folds(out, len(written))
     for i, fold in enumerate(written):
         folder = out / fold_dir_name(i)
         folder.mkdir(exist_ok=True)
@@ -214,27 +217,6 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
         fh.write(json.dumps(data, indent=2) + "\n")
     os.replace(tmp, path)
-
-
-def _remove_stale_folds(out: Path, k: int) -> None:
-    """Fold folders a previous run listed in folds.json beyond the new K lose the files this
-    module wrote (and the folder when that leaves it empty), so no stale fold is ever read."""
-    try:
-        previous = json.loads((out / FOLDS_NAME).read_text(encoding="utf-8"))
-        dirs = [f["dir"] for f in previous.get("folds", [])]
-    except (OSError, ValueError, TypeError, KeyError):
-        return
-    keep = {fold_dir_name(i) for i in range(k)}
-    for name in dirs:
-        if not isinstance(name, str) or name in keep or not name.startswith("fold_") or Path(name).name != name:
-            continue
-        folder = out / name
-        for file in ("train.csv", "val.csv", "test.csv", SUMMARY_NAME):
-            (folder / file).unlink(missing_ok=True)
-        try:
-            folder.rmdir()
-        except OSError:
-            pass  # the user put something else there; leave it
 
 
 def read_folds(folder: str | os.PathLike[str]) -> list[Path] | None:
