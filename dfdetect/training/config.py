@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -18,10 +19,43 @@ RESUME_LOCKED = (
     "train_csv", "val_csv", "model", "loss", "backbone", "temporal", "head", "hidden", "layers", "frequency",
     "frames", "img_size", "batch_size", "lr", "alpha", "gamma", "p", "beta", "pos_weight", "balance",
     "fake_per_batch", "samples_per_epoch", "augment", "schedule", "clip_grad", "freeze", "pretrained", "weights",
-    "init_from", "seed", "ema",
+    "init_from", "seed", "ema", "ema_warmup",
 )
 # Options that change on resume without harm.
-RESUME_FREE = ("epochs", "early_stop", "workers", "device")
+RESUME_FREE = ("epochs", "early_stop", "workers", "device", "threshold_policy")
+# Fields with no option of their own on the command line: set in a --config file (or from Python).
+FILE_ONLY = ("samples_per_epoch", "project")
+THRESHOLD_POLICIES = ("balanced", "fpr:X")
+
+
+def option_name(key: str) -> str:
+    """How a user sets the field `key`: its command-line option, or its --config file key."""
+    if key == "train_csv":
+        return "TRAIN_CSV"
+    if key == "val_csv":
+        return "--val"
+    if key in FILE_ONLY:
+        return f"{key} (a --config file key)"
+    return "--" + key.replace("_", "-")
+
+
+def parse_threshold_policy(policy: str) -> tuple[str, float | None]:
+    """'balanced' -> ('balanced', None); 'fpr:0.05' -> ('fpr', 0.05); anything else: a one-line UsageError."""
+    text = str(policy).strip().lower()
+    if text == "balanced":
+        return "balanced", None
+    name, _, value = text.partition(":")
+    if name == "fpr":
+        try:
+            rate = float(value)
+        except ValueError:
+            rate = math.nan
+        if 0.0 < rate < 1.0:
+            return "fpr", rate
+    raise UsageError(
+        f"--threshold-policy '{policy}': use 'balanced' or 'fpr:X' with 0 < X < 1 (e.g. fpr:0.05, "
+        "the threshold that lets 5% of real videos through as fake)"
+    )
 
 
 @dataclass
@@ -60,6 +94,7 @@ class TrainConfig:
     schedule: str = "none"
     clip_grad: float | None = None
     ema: float | None = None  # decay of the weight average (training/ema.py); None: no average
+    ema_warmup: bool = True  # timm's warm-up: the decay grows as 1 - (1 + step)^-2/3 up to `ema`
     freeze: int = 0  # stem + first K backbone stages kept fixed (dfdetect/models/freezing.py)
     early_stop: int | None = None
     # weights
@@ -73,6 +108,8 @@ class TrainConfig:
     resume: str | None = None
     device: str = "auto"
     seed: int = 0
+    # how the run's decision threshold is chosen after training: balanced or fpr:X (0 < X < 1)
+    threshold_policy: str = "balanced"
 
     def model_options(self) -> dict[str, Any]:
         """Options for create_model; unset ones are dropped by create_model itself."""
@@ -85,7 +122,10 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        if values.get("fake_per_batch") == 0:  # runs saved when 0 still meant "no class mix"
+            values["fake_per_batch"] = None
+        return cls(**values)
 
     def validate(self) -> None:
         """Check values that the CLI types cannot; raise UsageError naming the flag."""
@@ -105,16 +145,32 @@ class TrainConfig:
             (self.ema is None or 0.0 < self.ema < 1.0, "--ema must be between 0 and 1, e.g. 0.999"),
             (self.early_stop is None or self.early_stop >= 1, "--early-stop must be >= 1"),
             (self.workers is None or self.workers >= 0, "--workers must be >= 0"),
-            (not self.fake_per_batch or 0 < self.fake_per_batch < self.batch_size,
-             "--fake-per-batch must be between 1 and --batch-size - 1"),
-            (not ((self.fake_per_batch or self.samples_per_epoch) and self.balance),
-             "--balance cannot be combined with --fake-per-batch or --samples-per-epoch; pick one"),
-            (self.samples_per_epoch is None or self.samples_per_epoch >= 1, "--samples-per-epoch must be >= 1"),
+            (self.fake_per_batch is None or 0 < self.fake_per_batch < self.batch_size,
+             f"--fake-per-batch must be between 1 and --batch-size - 1 ({self.batch_size - 1}); "
+             "leave it out for plain shuffled batches"),
+            (not (self.fake_per_batch and self.balance),
+             "--balance cannot be combined with --fake-per-batch; pick one"),
+            (not (self.samples_per_epoch and self.balance),
+             f"--balance cannot be combined with {option_name('samples_per_epoch')}; pick one"),
+            (self.samples_per_epoch is None or self.samples_per_epoch >= 1,
+             f"{option_name('samples_per_epoch')} must be >= 1"),
             (self.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}"),
         ]
         for ok, message in checks:
             if not ok:
                 raise UsageError(message)
+        parse_threshold_policy(self.threshold_policy)
+        self.check_augment()
+
+    def check_augment(self) -> None:
+        """--augment names known augmentations, and sbi's landmark model is installed: checked here,
+        with the other options, not in a DataLoader worker after training has started."""
+        from dfdetect.training.augment import parse_augment
+
+        if "sbi" in parse_augment(self.augment):
+            from dfdetect.synth.sbi import landmark_model_path
+
+            landmark_model_path()
 
     def check_inputs(self) -> None:
         """The input files exist: checked first, before a model (and its pretrained download) is built."""
@@ -127,6 +183,20 @@ class TrainConfig:
             check_input_file(self.weights, "a backbone state dict (.pth) saved with torch.save", "--weights")
         if self.init_from and not Path(self.init_from).is_dir():
             check_input_file(self.init_from, "a dfdetect run folder or checkpoint file", "--init-from")
+
+
+def field_default(name: str) -> Any:
+    """TrainConfig's default for the field `name` (the one place defaults are written)."""
+    spec = TrainConfig.__dataclass_fields__[name]
+    if spec.default_factory is not dataclasses.MISSING:
+        return spec.default_factory()
+    return spec.default
+
+
+def default_text(name: str) -> str:
+    """A field's default as a user would type it: lists comma-joined."""
+    value = field_default(name)
+    return ",".join(value) if isinstance(value, list) else str(value)
 
 
 def default_workers() -> int:
@@ -207,7 +277,7 @@ def resume_config(run_dir: str | os.PathLike[str], overrides: dict[str, Any] | N
             value = str(Path(value).resolve())
         if key in RESUME_LOCKED and value != getattr(saved, key):
             raise DfdetectError(
-                f"cannot resume {run_dir}: --{key.replace('_', '-')} {value} differs from the run's "
+                f"cannot resume {run_dir}: {option_name(key)} {value} differs from the run's "
                 f"{getattr(saved, key)}; drop the option or start a new run with another --out"
             )
         setattr(saved, key, value)

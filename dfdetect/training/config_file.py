@@ -14,9 +14,12 @@ import json
 import os
 import typing
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dfdetect.errors import UsageError
+
+if TYPE_CHECKING:
+    from dfdetect.training.config import TrainConfig
 
 SUFFIXES = (".yaml", ".yml", ".toml", ".json")
 # Key spellings of the command line that differ from the field names.
@@ -137,3 +140,27 @@ def read_train_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     if isinstance(data.get("train"), dict):
         data = data["train"]
     return normalise(data, f"--config {path}")
+
+
+def merge_values(file_values: dict[str, Any], cli_values: dict[str, Any]) -> dict[str, Any]:
+    """The options given, file first and typed options over them (timm's train.py order).
+
+    `cli_values` holds only the options typed on the command line (field names); `--augment` is
+    parsed to its list here, so a file's list and a typed "flip,color" compare equal.
+    """
+    merged = {**file_values, **cli_values}
+    if merged.get("augment") is not None:
+        from dfdetect.training.augment import parse_augment
+
+        merged["augment"] = list(parse_augment(merged["augment"]))
+    return merged
+
+
+def train_config_from(file_values: dict[str, Any], cli_values: dict[str, Any]) -> "TrainConfig":
+    """TrainConfig from its defaults, then the --config file's values, then the typed options."""
+    from dfdetect.training.config import TrainConfig
+
+    merged = merge_values(file_values, cli_values)
+    if not merged.get("train_csv"):
+        raise UsageError("missing TRAIN_CSV (or --resume RUN to continue a run, or train_csv in the --config file)")
+    return TrainConfig(**merged)

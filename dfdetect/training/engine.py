@@ -233,7 +233,7 @@ class Trainer:
         if c.ema:
             from dfdetect.training.ema import WeightAverage
 
-            self.average = WeightAverage(self.bare_model, c.ema)
+            self.average = WeightAverage(self.bare_model, c.ema, c.ema_warmup)
         self.ckpt_config = self._checkpoint_config()
         start_epoch, self.history = 1, []
         self.best_metric, self.best_epoch, self.since_best = None, None, 0
@@ -247,6 +247,13 @@ class Trainer:
                 + (f", {self.dist.world_size} processes" if self.dist.enabled else "")
                 + f" -> {self.run_dir}"
             )
+            if c.ema:
+                from dfdetect.training.ema import short_run_warning
+
+                # a run too short for the warm-up to reach DECAY averages with a smaller decay: say so
+                warning = short_run_warning(c.ema, c.ema_warmup, c.epochs * len(self.train_loader))
+                if warning:
+                    console.warn(warning)
         return start_epoch
 
     def run(self) -> TrainResult:
@@ -270,12 +277,18 @@ class Trainer:
             improved = self._update_best(row)
             self._save(epoch, improved)
             if self.main:
-                console.info(epoch_line(row, c.epochs, improved))
+                ema_note = f"  {self.average.describe()}" if self.average is not None else ""
+                console.info(epoch_line(row, c.epochs, improved) + ema_note)
             if c.early_stop and self.since_best >= c.early_stop:
                 stopped_early = True
                 if self.main:
                     console.info(f"early stop: no improvement in {self.select_on} for {c.early_stop} epochs")
                 break
+        if self.main:  # calibration and threshold on --val with best.ckpt's weights (training/calibrate.py)
+            from dfdetect.training.calibrate import calibrate_run
+
+            calibrate_run(self.run_dir, c, self.device)
+        self.dist.barrier()
         auc = self.best_metric if self.select_on == "val_video_auc" else None
         return TrainResult(
             self.run_dir, auc, self.best_epoch, len(self.history), self.select_on, stopped_early, self.history, self.main
