@@ -1,6 +1,6 @@
 """Shared rich consoles and progress bars.
 
-Data goes to stdout, logs and progress to stderr (DESIGN.md). Progress bars stay quiet when
+Data goes to stdout, logs and progress to stderr (docs/formats.md). Progress bars stay quiet when
 stderr is not a terminal or when the global `--quiet` flag is set.
 """
 

@@ -1,4 +1,4 @@
-"""The manifest contract between subcommands (see DESIGN.md, "Files between subcommands").
+"""The manifest contract between subcommands (docs/formats.md).
 
 Every CSV that a subcommand reads or writes (manifest.csv, train.csv, test_1to10.csv, ...) has at
 least `MANIFEST_COLUMNS`. Labels: 1 = fake, 0 = real, empty = unknown.
@@ -69,7 +69,7 @@ def safe_video_id(path: str | os.PathLike[str], root: str | os.PathLike[str] | N
 
 
 def resolve_faces_path(csv_path: str | os.PathLike[str], faces_file: str) -> Path:
-    """DESIGN.md path rule: relative faces_file resolves against the CSV's folder."""
+    """The path rule (docs/formats.md): relative faces_file resolves against the CSV's folder."""
     f = Path(faces_file)
     return f if f.is_absolute() else Path(csv_path).resolve().parent / f
 

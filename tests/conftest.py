@@ -68,7 +68,7 @@ def manifest_row(video_id: str, label: int, *, group: str | None = None, path: s
                  method: str | None = None, dataset: str = "synthetic", split: str = "", frames: int = 0,
                  faces: int | None = None, faces_file: str | None = None, status: str = "ok",
                  error: str = "") -> dict:
-    """One row with exactly the manifest columns (DESIGN.md); `faces_file` defaults to
+    """One row with exactly the manifest columns (docs/formats.md); `faces_file` defaults to
     faces/<id>.npy for an ok row and to "" otherwise."""
     row = {
         "video_id": video_id, "path": path if path is not None else f"videos/{video_id}.mp4", "label": label,

@@ -14,7 +14,7 @@ from dfdetect.training.losses import DualLevelLoss, create_loss, list_losses, pa
 
 
 def brute_force_auc_term(logits: torch.Tensor, targets: torch.Tensor, gamma: float, p: float) -> float:
-    """DESIGN.md read literally, one pair at a time."""
+    """The method (docs/method.md) read literally, one pair at a time."""
     scores = torch.sigmoid(logits).tolist()
     labels = targets.tolist()
     penalties = []

@@ -1,6 +1,6 @@
 """Standard dataset layouts (`dfdetect extract ROOT --dataset ff++|celeb-df|dfdc`).
 
-Groups are the leakage unit (DESIGN.md): videos that share a group never straddle train and test.
+Groups are the leakage unit (docs/formats.md): videos that share a group never straddle train and test.
 A group is a connected component of identities: every identity a video shows joins its group, so
 a person seen in train (as a real video, or as the face swapped into someone else's) is never in
 test. `identity_groups` does the union over every video of a layout.

@@ -1,6 +1,6 @@
 """`dual`: the paper's dual-level network (CNN per frame -> GRU -> frame head + video head).
 
-DESIGN.md fixes the method: an ImageNet ResNet-50 without fc gives a 2048-d feature per frame; a
+The method (docs/method.md): an ImageNet ResNet-50 without fc gives a 2048-d feature per frame; a
 3-layer batch-first GRU (hidden 256) runs over time; the frame head is Linear(256->1) on every
 step; the video head adaptive-average-pools the (T, 256) GRU output to 16x16, flattens it to 256
 and applies Linear(256->1). All logits are for label 1 = fake.

@@ -55,7 +55,7 @@ class Mistake:
 
 
 def faces_files(csv_path: Path) -> dict[str, Path]:
-    """video_id -> face stack path of a test CSV (the path rule of DESIGN.md)."""
+    """video_id -> face stack path of a test CSV (the path rule, docs/formats.md)."""
     from dfdetect.manifest import read_manifest, resolve_faces_path
 
     try:

@@ -120,7 +120,7 @@ def relative_posix(target: Path, start: Path) -> str | None:
 
 
 def _rewrite_faces_files(df: "pd.DataFrame", manifest: Path, out_dir: Path) -> list[str]:
-    """DESIGN.md path rule: relative faces_file resolves from the CSV's folder. Rebase onto out_dir.
+    """The path rule (docs/formats.md): relative faces_file resolves from the CSV's folder. Rebase onto out_dir.
 
     Also checks that every stack exists, so a moved manifest fails here and not mid-training.
     """
@@ -201,7 +201,7 @@ def load_manifests(args: Sequence[str | os.PathLike[str]], out_dir: Path) -> Loa
         owner.update(dict.fromkeys(video_ids, path))
         df["label"] = _normalise_labels(df, path)
         df["split"] = _normalise_splits(df, path)
-        # A video without a group is its own group (DESIGN.md: plain folders).
+        # A video without a group is its own group (docs/formats.md: plain folders).
         group = df["group"].astype(str).str.strip()
         df["group"] = group.where(group != "", df["video_id"])
         df["faces_file"] = _rewrite_faces_files(df, path, out_dir)

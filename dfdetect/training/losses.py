@@ -4,7 +4,7 @@ Every registered loss is `(logits (N,), targets (N,) float in [0, 1]) -> scalar`
 1 = fake. `create_loss(name, **opts)` drops options that are None (a CLI flag the user did not
 set) and rejects options the loss does not take, so a typo never passes silently.
 
-The `auc` loss follows DESIGN.md: L = alpha*BCE + (1-alpha)*AUC, where, with s = sigmoid(logit),
+The `auc` loss follows the method (docs/method.md): L = alpha*BCE + (1-alpha)*AUC, where, with s = sigmoid(logit),
 AUC = mean over the (fake i, real j) pairs that violate the margin (s_i - s_j < gamma) of
 (gamma - (s_i - s_j))^p. Pairs that already meet the margin are left out of the mean (not
 counted as zeros), so the term keeps its scale while few pairs remain violated. No violating
@@ -80,7 +80,7 @@ class BCELoss:
 
 
 class AUCLoss:
-    """alpha*BCE + (1-alpha)*pairwise AUC surrogate (DESIGN.md; alpha=0.5, gamma=0.15, p=2)."""
+    """alpha*BCE + (1-alpha)*pairwise AUC surrogate (docs/method.md; alpha=0.5, gamma=0.15, p=2)."""
 
     def __init__(self, alpha: float = 0.5, gamma: float = 0.15, p: float = 2.0, pos_weight: Optional[float] = None) -> None:
         if not 0.0 <= alpha <= 1.0:
