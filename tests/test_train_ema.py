@@ -23,8 +23,7 @@ DECAY = 0.9
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.fixture(scope="module")
-def ema_run(splits, tmp_path_factory: pytest.TempPathFactory):
+def recorded_run(splits, out: Path, **options):
     """An --ema run that also records the raw weights after every optimiser step."""
     from dfdetect.training import engine
 
@@ -38,19 +37,23 @@ def ema_run(splits, tmp_path_factory: pytest.TempPathFactory):
 
     engine.Trainer._step = recording_step
     try:
-        out = tmp_path_factory.mktemp("runs") / "ema"
-        result = train(TrainConfig(str(splits[0]), str(splits[1]), out=str(out), ema=DECAY, **QUICK))
+        result = train(TrainConfig(str(splits[0]), str(splits[1]), out=str(out), **options, **QUICK))
     finally:
         engine.Trainer._step = original
     return result, snapshots
 
 
-def expected_average(snapshots: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+@pytest.fixture(scope="module")
+def ema_run(splits, tmp_path_factory: pytest.TempPathFactory):
+    return recorded_run(splits, tmp_path_factory.mktemp("runs") / "ema", ema=DECAY)
+
+
+def expected_average(snapshots: list[dict[str, torch.Tensor]], warmup: bool = True) -> dict[str, torch.Tensor]:
     """The average by its documented formula: the first update copies the weights, update k + 1
-    uses decay min(1 - (1 + k)^(-2/3), DECAY); integer buffers are copied."""
+    uses decay min(1 - (1 + k)^(-2/3), DECAY) with the warm-up, DECAY without; integer buffers are copied."""
     average = {k: v.clone() for k, v in snapshots[0].items()}
     for k, weights in enumerate(snapshots[1:], start=1):
-        decay = min(1 - (1 + k) ** (-2 / 3), DECAY)
+        decay = min(1 - (1 + k) ** (-2 / 3), DECAY) if warmup else DECAY
         for name, value in weights.items():
             if value.is_floating_point():
                 average[name] = decay * average[name] + (1 - decay) * value
@@ -73,6 +76,37 @@ def test_saved_weights_are_the_moving_average_of_the_training_weights(ema_run) -
             assert torch.allclose(tensor.double(), want[name], atol=1e-5, rtol=1e-4), name
             moved += int(not torch.allclose(tensor.double(), snapshots[-1][name], atol=1e-6))
     assert moved > 0  # the average really is not the last weights
+
+
+def test_without_warmup_the_decay_is_the_one_given(splits, tmp_path: Path) -> None:
+    """--no-ema-warmup: every update after the first uses DECAY itself (issue 23 §3)."""
+    result, snapshots = recorded_run(splits, tmp_path / "flat", ema=DECAY, ema_warmup=False)
+    saved = read_checkpoint(result.run_dir / "last.ckpt")["state_dict"]
+    flat, warm = expected_average(snapshots, warmup=False), expected_average(snapshots, warmup=True)
+    apart = 0
+    for name, tensor in saved.items():
+        if tensor.is_floating_point():
+            assert torch.allclose(tensor.double(), flat[name], atol=1e-5, rtol=1e-4), name
+            apart += int(not torch.allclose(flat[name], warm[name], atol=1e-5, rtol=1e-4))
+    assert apart > 0  # the two schedules really give different weights on this run
+
+
+def test_effective_decay_matches_timm_and_the_documented_figures() -> None:
+    from timm.utils import ModelEmaV3
+
+    from dfdetect.training.ema import decay_at, short_run_warning, warmup_steps
+
+    for warmup in (True, False):
+        reference = ModelEmaV3(torch.nn.Linear(2, 2), decay=0.999, use_warmup=warmup)
+        for step in (1, 2, 3, 30, 354, 504, 31_622, 31_623, 40_000):
+            assert decay_at(step, 0.999, warmup) == pytest.approx(reference.get_decay(step), abs=1e-12)
+    # the figures in ema.py's docstring and --help
+    assert round(decay_at(30, 0.999), 2) == 0.90 and round(decay_at(354, 0.999), 2) == 0.98
+    assert round(decay_at(504, 0.999), 3) == 0.984
+    assert warmup_steps(0.999) == 31_623 and warmup_steps(0.99) == 1_000
+    assert decay_at(warmup_steps(0.99) - 1, 0.99) < 0.99 == decay_at(warmup_steps(0.99), 0.99)
+    assert "31,623" in short_run_warning(0.999, True, 500) and "0.9842" in short_run_warning(0.999, True, 504)
+    assert short_run_warning(0.999, False, 500) is None and short_run_warning(0.9, True, 500) is None
 
 
 def test_ema_leaves_training_unchanged(ema_run, splits, tmp_path: Path) -> None:
@@ -145,6 +179,13 @@ def test_cli_ema_flag_and_bad_values(splits, tmp_path: Path) -> None:
     assert not (tmp_path / "bad").exists()
     ok = runner.invoke(app, [*base, "--ema", "0.99", "--out", str(tmp_path / "ok")])
     assert ok.exit_code == 0, ok.output
+    # 12 clips, batches of 4: 3 updates, the last at decay 1 - 3^-2/3; the log says so, and that 0.99 is far
+    assert "ema_decay 0.5193 (--ema 0.99 from update 1,000)" in ok.output
+    assert "reaches 0.99 only after 1,000 updates; this run has 3" in ok.output and "--no-ema-warmup" in ok.output
+    flat = runner.invoke(app, [*base, "--ema", "0.99", "--no-ema-warmup", "--out", str(tmp_path / "flat")])
+    assert flat.exit_code == 0, flat.output
+    assert "ema_decay 0.9900" in flat.output and "only after" not in flat.output
+    assert json.loads((tmp_path / "flat" / "config.json").read_text())["train"]["ema_warmup"] is False
     assert json.loads((tmp_path / "ok" / "config.json").read_text())["train"]["ema"] == 0.99
     # the average is part of what a resumed run must share
     clash = runner.invoke(app, ["train", "--resume", str(tmp_path / "ok"), "--ema", "0.9", "--epochs", "2"])

@@ -53,8 +53,8 @@ def parse_threshold_policy(policy: str) -> tuple[str, float | None]:
         if 0.0 < rate < 1.0:
             return "fpr", rate
     raise UsageError(
-        f"--threshold-policy '{policy}': use 'balanced' or 'fpr:X' with 0 < X < 1 (e.g. fpr:0.05, "
-        "the threshold that lets 5% of real videos through as fake)"
+        f"--threshold-policy '{policy}': use 'balanced' or 'fpr:X' with 0 < X < 1 (e.g. fpr:0.05: "
+        "the threshold that calls 5% of the real validation videos fake)"
     )
 
 

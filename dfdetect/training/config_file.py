@@ -24,6 +24,12 @@ if TYPE_CHECKING:
 SUFFIXES = (".yaml", ".yml", ".toml", ".json")
 # Key spellings of the command line that differ from the field names.
 ALIASES = {"val": "val_csv"}
+# Names other trainers (timm, ultralytics, lightning) use, offered as the close match.
+SYNONYMS = {
+    "learning_rate": "lr", "lr0": "lr", "batch": "batch_size", "num_workers": "workers", "max_epochs": "epochs",
+    "n_epochs": "epochs", "val_data": "val", "model_ema_decay": "ema", "model_ema": "ema", "imgsz": "img_size",
+    "input_size": "img_size", "pretrained_weights": "weights", "augmentations": "augment",
+}
 # Not settable from a file: where a run continues is a command-line decision.
 CLI_ONLY = ("resume",)
 # Recorded in a run's config.json but not options: skipped when such a file is read back.
@@ -106,7 +112,7 @@ def coerce(key: str, value: Any, kind: Any, source: str) -> Any:
 def normalise(values: dict[str, Any], source: str) -> dict[str, Any]:
     """Keys mapped to TrainConfig field names and values checked against the field types."""
     types = field_types()
-    accepted = sorted(set(types) | set(ALIASES))
+    accepted = sorted((set(types) | set(ALIASES)) - set(CLI_ONLY))
     out: dict[str, Any] = {}
     for raw_key, value in values.items():
         key = ALIASES.get(str(raw_key).replace("-", "_"), str(raw_key).replace("-", "_"))
@@ -115,7 +121,8 @@ def normalise(values: dict[str, Any], source: str) -> dict[str, Any]:
                 continue
             raise UsageError(f"{source}: '{raw_key}' cannot be set in a config file; give --{key} on the command line")
         if key not in types:
-            close = difflib.get_close_matches(str(raw_key).replace("-", "_"), accepted, n=1)
+            plain = str(raw_key).replace("-", "_")
+            close = [SYNONYMS[plain]] if plain in SYNONYMS else difflib.get_close_matches(plain, accepted, n=1)
             hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(accepted)}"
             raise UsageError(f"{source}: unknown key '{raw_key}'{hint}")
         if key in out:
