@@ -68,6 +68,15 @@ def test_config_file_gives_the_same_run_as_typed_options(splits, tmp_path: Path)
     assert again.exit_code == 0, again.output
     pd.testing.assert_frame_equal(b, pd.read_csv(tmp_path / "again" / "metrics.csv").drop(columns="time"))
 
+    # --resume with the file: its values are checked against the run like typed ones, typed ones still win
+    resumed = runner.invoke(app, ["train", "--resume", str(tmp_path / "file"), "--config", str(recipe), "--epochs", "2"])
+    assert resumed.exit_code == 0, resumed.output
+    assert pd.read_csv(tmp_path / "file" / "metrics.csv")["epoch"].tolist() == [1, 2]
+    other = tmp_path / "other.yaml"
+    other.write_text("lr: 0.01\n")
+    clash = runner.invoke(app, ["train", "--resume", str(tmp_path / "file"), "--config", str(other), "--epochs", "3"])
+    assert clash.exit_code == 1 and "cannot resume" in error_line(clash) and "--lr 0.01 differs" in clash.output
+
 
 def test_unknown_key_and_wrong_type_in_the_config_file(splits, tmp_path: Path) -> None:
     runner = wide_runner()
@@ -112,11 +121,14 @@ def test_bad_options_are_refused_before_anything_runs(splits, tmp_path: Path, op
 
 
 def test_threshold_policy_is_kept_on_resume_and_may_change(splits, tmp_path: Path) -> None:
-    from dfdetect.training import resume_config
+    from dfdetect.training import TrainConfig, resume_config
     from dfdetect.training.config import parse_threshold_policy
 
     assert parse_threshold_policy("balanced") == ("balanced", None)
     assert parse_threshold_policy(" FPR:0.05 ") == ("fpr", 0.05)
+    config = TrainConfig(train_csv="x.csv", threshold_policy=" FPR:.050 ")
+    config.validate()
+    assert config.threshold_policy == "fpr:0.05"
     run = tmp_path / "run"
     run.mkdir()
     (run / "last.ckpt").write_bytes(b"")  # resume_config only reads config.json
@@ -142,3 +154,25 @@ def test_sbi_without_the_landmark_model_is_one_line_before_training(splits, tmp_
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
     assert "--augment sbi needs dlib's shape_predictor_68_face_landmarks.dat" in lines[0]
     assert not out.exists()  # nothing ran: no run folder, no model built
+
+
+def test_every_default_lives_in_train_config() -> None:
+    """The command's options all default to None (a value means the user typed it); every TrainConfig
+    field has an option or is a declared --config-only key; help shows TrainConfig's defaults."""
+    import dataclasses
+    import inspect
+
+    from dfdetect.commands import train as train_command
+    from dfdetect.training.config import FILE_ONLY, TrainConfig, field_default
+
+    params = inspect.signature(train_command.command).parameters
+    assert {name for name, param in params.items() if param.default is not None} == set()
+    options = {"val_csv" if name == "val" else name for name in params} - {"config"}
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    assert fields - options == set(FILE_ONLY)
+    assert options - fields == set()
+
+    help_text = wide_runner().invoke(app, ["train", "--help"]).output
+    for name in ("epochs", "batch_size", "lr", "loss", "threshold_policy"):
+        assert f"(default {field_default(name)})" in help_text, name
+    assert "(default flip,color)" in help_text and "(default --pretrained)" in help_text

@@ -23,8 +23,7 @@ _RUN = "Run"
 # Shown at the end of --help (cli.py passes it to Typer as the epilog).
 EXAMPLES = [
     "dfdetect train splits/train.csv --val splits/val.csv --model dual --backbone resnet18 --frames 8 --epochs 10 --lr 1e-3 --batch-size 8 --no-pretrained --out runs/quick",
-    "dfdetect train splits/train.csv --val splits/val.csv --out runs/dual",
-    "dfdetect train --config recipe.yaml --epochs 5",
+    "dfdetect train splits/train.csv --val splits/val.csv --config recipe.yaml --epochs 5",
     "dfdetect train --resume runs/dual --epochs 30",
 ]
 

@@ -159,7 +159,8 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise UsageError(message)
-        parse_threshold_policy(self.threshold_policy)
+        name, rate = parse_threshold_policy(self.threshold_policy)
+        self.threshold_policy = name if rate is None else f"fpr:{rate:g}"  # one spelling in config.json
         self.check_augment()
 
     def check_augment(self) -> None:
