@@ -26,8 +26,10 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("models", "dfdetect.commands.models"),
     ("train", "dfdetect.commands.train"),
     ("eval", "dfdetect.commands.eval"),
+    ("robustness", "dfdetect.commands.robustness"),
     ("predict", "dfdetect.commands.predict"),
     ("benchmark", "dfdetect.commands.benchmark"),
+    ("serve", "dfdetect.commands.serve"),
 ]
 
 
