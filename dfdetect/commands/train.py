@@ -48,7 +48,7 @@ def command(
         Optional[str],
         typer.Argument(help="train.csv from `dfdetect split` (manifest columns). Not needed with --resume or a --config that names it.", show_default=False, metavar="TRAIN_CSV"),
     ] = None,
-    config: Annotated[Optional[str], typer.Option("--config", help="YAML, TOML or JSON file of options (keys as the options: epochs, batch_size, val, ...; a run's config.json works too). It sets the defaults; options typed here win.", rich_help_panel=_RUN)] = None,
+    config: Annotated[Optional[str], typer.Option("--config", help="YAML, TOML or JSON file of options (keys as the options: epochs, batch_size, val, ...; a run's config.json works too; paths are relative to the current folder). It sets the defaults; options typed here win.", rich_help_panel=_RUN)] = None,
     val: Annotated[Optional[str], typer.Option("--val", help="val.csv: selects best.ckpt (video AUC).", rich_help_panel=_DATA)] = None,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model name (`dfdetect models`)." + _d("model"), show_default=False, rich_help_panel=_MODEL)] = None,
     loss: Annotated[Optional[str], typer.Option("--loss", help="bce, auc, focal or ce." + _d("loss"), show_default=False, rich_help_panel=_OPTIM)] = None,

@@ -142,7 +142,7 @@ class TrainConfig:
             (self.pos_weight is None or self.pos_weight > 0, "--pos-weight must be > 0"),
             (self.clip_grad is None or self.clip_grad > 0, "--clip-grad must be > 0"),
             (self.freeze >= 0, "--freeze must be >= 0"),
-            (self.ema is None or 0.0 < self.ema < 1.0, "--ema must be between 0 and 1, e.g. 0.999"),
+            (self.ema is None or 0.0 < self.ema < 1.0, "--ema must be between 0 and 1, e.g. 0.99 (see --help for the decay in effect)"),
             (self.early_stop is None or self.early_stop >= 1, "--early-stop must be >= 1"),
             (self.workers is None or self.workers >= 0, "--workers must be >= 0"),
             (self.fake_per_batch is None or 0 < self.fake_per_batch < self.batch_size,
