@@ -26,6 +26,11 @@ def test_yaml_and_toml_read_the_same_values(tmp_path: Path) -> None:
     assert isinstance(read_train_config(yaml_file)["lr"], float)
 
 
+def test_yaml_exponents_without_a_dot_are_numbers(tmp_path: Path) -> None:
+    # YAML 1.1 (PyYAML) reads 1e-3 as a string; a float option takes it as the number it means
+    assert read_train_config(write(tmp_path, "a.yaml", "lr: 1e-3\nema: '0.99'\n")) == {"lr": 1e-3, "ema": 0.99}
+
+
 def test_a_runs_config_json_is_read_back(tmp_path: Path) -> None:
     path = write(tmp_path, "config.json", json.dumps({"train": {"epochs": 2, "ema": None, "resume": None}, "model": {}}))
     assert read_train_config(path) == {"epochs": 2, "ema": None}
