@@ -197,3 +197,21 @@ def write_report(path: str | Path, page: str) -> Path:
     tmp.write_text(page, encoding="utf-8")
     tmp.replace(p)
     return p
+
+
+def add_section(path: str | Path, key: str, heading: str, content: str, title: str) -> Path:
+    """Put a section into the report at `path`: replace the one marked `key`, else insert it before
+    `</body>` of an existing dfdetect page, else write a new page holding only it (`title`)."""
+    p = Path(path)
+    start, end = f"<!-- dfdetect:{key} -->", f"<!-- /dfdetect:{key} -->"
+    block = f"{start}<h2>{esc(heading)}</h2>\n{content}\n{end}\n"
+    page = p.read_text(encoding="utf-8") if p.is_file() else ""
+    if start in page and end in page:
+        page = page[: page.index(start)] + block + page[page.index(end) + len(end) + 1:]
+    elif "</body>" in page:
+        page = page.replace("</body>", block + "</body>", 1)
+    else:
+        from dfdetect import __version__
+
+        page = render_page(title, f"dfdetect {__version__}", []).replace("</body>", block + "</body>", 1)
+    return write_report(p, page)
