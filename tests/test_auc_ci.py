@@ -105,7 +105,8 @@ def test_compute_metrics_reports_both_intervals() -> None:
     flab, fscore = frames_with_video_labels(labels, frames)
     assert frame_video_index(frames).tolist() == [0, 0, 1, 2, 2, 2, 3, 3]
     m = compute_metrics(labels, [0.2, 0.2, 0.75, 0.6], flab, fscore, frame_videos=frame_video_index(frames))
-    assert m["auc"] == 1.0 and m["auc_lo"] == 1.0 and m["auc_hi"] == 1.0  # perfect ranking: zero width
+    # a perfect ranking of 2 + 2 videos: Hanley–McNeil still gives a (wide) lower bound, not zero width
+    assert m["auc"] == 1.0 and 0.0 < m["auc_lo"] < 0.5 and m["auc_hi"] == 1.0
     assert m["frame_auc_lo"] <= m["frame_auc"] <= m["frame_auc_hi"]
     assert m["frame_auc_lo"] < m["frame_auc_hi"]
 
@@ -115,7 +116,8 @@ def test_eval_writes_the_intervals_to_results_table_and_plot(tmp_path: Path) -> 
 
     save_tiny_checkpoint(tmp_path / "run" / "best.ckpt")
     sets = [write_test_set(tmp_path, "test", [0] * 6 + [1] * 6, seed=1),
-            write_test_set(tmp_path, "test_1to2", [0, 0, 0, 0, 1, 1], seed=2)]
+            write_test_set(tmp_path, "test_1to2", [0, 0, 0, 0, 1, 1], seed=2),
+            write_test_set(tmp_path, "test_1to5", [0] * 5 + [1], seed=3)]
     out, plots = tmp_path / "results.csv", tmp_path / "plots"
     result = CliRunner().invoke(app, ["eval", str(tmp_path / "run"), *map(str, sets), "--out", str(out),
                                       "--plot", str(plots), "--device", "cpu"], env={"COLUMNS": "250"})
@@ -127,6 +129,12 @@ def test_eval_writes_the_intervals_to_results_table_and_plot(tmp_path: Path) -> 
     assert scores_ok["frame_auc_lo"] <= scores_ok["frame_auc"] <= scores_ok["frame_auc_hi"]
     shown = f"{scores_ok['auc_lo']:.2f}-{scores_ok['auc_hi']:.2f}"
     assert shown in result.stdout
+    # one fake: an AUC but no interval (an empty cell), n/a in the table and a note saying why
+    one_fake = res.loc["test_1to5"]
+    assert 0 <= one_fake["auc"] <= 1 and one_fake[["auc_lo", "auc_hi", "frame_auc_lo", "frame_auc_hi"]].isna().all()
+    assert one_fake["note"] == "no 95% interval: 1 fake and 5 real videos; an interval needs at least 2 of each"
+    assert "test_1to5 *" in result.stdout and "no 95% interval: 1 fake" in result.stdout
+    assert "n/a" in next(line for line in result.stdout.splitlines() if "test_1to5 *" in line)
     assert (plots / "auc_vs_ratio.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -138,6 +146,18 @@ def test_auc_vs_ratio_plot_draws_asymmetric_interval_bars(tmp_path: Path) -> Non
     path = plot_auc_vs_ratio({"ci": [(1, 0.8, None, 0.7, 0.95), (10, 0.7, 0.05, None, None)],
                               "old": [(1, 0.6, 0.1)]}, tmp_path / "r.png")
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_set_without_interval_gets_no_bar_and_a_note(tmp_path: Path) -> None:
+    from dfdetect.report.plots import _error_bar, interval_gaps, plot_auc_vs_ratio
+
+    series = {"cnn": [(1, 0.8, None, 0.7, 0.9), (200, 0.9, None, None, None), (10, 0.7, 0.05, None, None)]}
+    assert _error_bar(0.9, None, None, None) == (0.0, 0.0)
+    assert interval_gaps(series) == "no error bar at 1:200: fewer than two fake or real videos, so no honest interval"
+    assert interval_gaps({"a": [(1, 0.8, None, 0.7, 0.9)], "b": [(4, 0.6, None, None, None)]}).startswith(
+        "no error bar at 1:4 (b):")
+    assert interval_gaps({"a": [(1, 0.8, None, 0.7, 0.9), (4, 0.7, 0.1, None, None)]}) == ""
+    assert plot_auc_vs_ratio(series, tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def _identity_groups(seed: int, n_groups: int = 25, per_group: int = 6):
@@ -186,3 +206,45 @@ def test_group_bootstrap_needs_two_groups_per_class() -> None:
     assert group_bootstrap_auc_ci([0, 0], [0.1, 0.2], ["a", "b"]) is None
     with pytest.raises(ValueError, match="differ in length"):
         group_bootstrap_auc_ci([0, 1], [0.1, 0.2], ["a"])
+
+
+def test_one_fake_or_one_real_gets_no_interval() -> None:
+    # the case: one fake among 204 reals gave "0.897 [0.855, 0.939]", an interval of the reals only
+    rng = np.random.default_rng(0)
+    y, s = np.r_[np.zeros(204, int), 1], 1 / (1 + np.exp(-np.r_[rng.normal(size=204), 1.3]))  # probabilities
+    for method in ("delong", "hanley-mcneil", "auto"):
+        ci = auc_with_ci(y, s, method=method)
+        assert 0.8 < ci.auc < 1 and ci.lo is None and ci.hi is None and "1 fake and 204 real" in ci.note
+    assert auc_with_ci(1 - y, s).lo is None  # one real among fakes
+    m = compute_metrics(y, s)
+    assert m["auc"] == pytest.approx(auc_with_ci(y, s).auc) and m["auc_lo"] is None and m["auc_hi"] is None
+    assert "needs at least 2 of each" in m["note"]
+    # frames of one fake video: resampling it always draws it, so no frame interval either
+    frames = cluster_bootstrap_auc_ci(np.r_[y, 1, 1], np.r_[s, 0.9, 0.8], np.r_[np.arange(205), 204, 204])
+    assert frames.lo is None and frames.hi is None and frames.n_fake == 1
+    with pytest.raises(ValueError, match="unknown interval method"):
+        auc_with_ci(y, s, method="wilson")
+
+
+def test_hanley_mcneil_variance_by_hand() -> None:
+    from dfdetect.evaluation.intervals import hanley_mcneil_variance
+
+    # A = 0.75, 2 fakes, 2 reals: Q1 = 0.6, Q2 = 2(0.5625)/1.75; (A(1-A) + (Q1-A²) + (Q2-A²)) / 4
+    expected = (0.1875 + (0.6 - 0.5625) + (2 * 0.5625 / 1.75 - 0.5625)) / 4
+    assert hanley_mcneil_variance(0.75, 2, 2) == pytest.approx(expected)
+    ci = auc_with_ci([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], method="hanley-mcneil")
+    assert ci.se == pytest.approx(expected**0.5) and 0 < ci.lo < 0.75 < ci.hi < 1  # logit scale: inside (0, 1)
+
+
+def test_with_five_fakes_auto_covers_where_delong_does_not() -> None:
+    # true AUC 0.76 (binormal), 5 fakes among 200 reals, as in benchmarks/interval_coverage.py
+    d, truth = float(np.sqrt(2) * norm.ppf(0.76)), 0.76
+    rng = np.random.default_rng(1)
+    hits = {"delong": 0, "auto": 0}
+    for _ in range(300):
+        y = np.r_[np.zeros(200, int), np.ones(5, int)]
+        s = rng.normal(size=205) + d * y
+        for method in hits:
+            ci = auc_with_ci(y, s, method=method)
+            hits[method] += ci.lo <= truth <= ci.hi
+    assert hits["delong"] / 300 < 0.9 <= 0.93 <= hits["auto"] / 300

@@ -1,9 +1,15 @@
 """Confidence intervals for AUC (label 1 = fake).
 
+- No interval at all when a class has fewer than MIN_VIDEOS_PER_CLASS (2) videos: one fake shows
+  nothing of how fakes spread, so any interval would only reflect the reals (DeLong's covered a
+  true AUC 0.76 13 % of the time with 1 fake among 200 reals). lo/hi are None and `note` says why.
 - Video level: DeLong's method (DeLong, DeLong & Clarke-Pearson 1988), computed with midranks in
   O(n log n) as in Sun & Xu, "Fast implementation of DeLong's algorithm" (IEEE SPL 2014). The
-  interval is AUC ± z·SE, clipped to [0, 1] (as pROC does). A perfect or fully reversed ranking
-  has SE 0, so its interval has zero width: more data is the only way to a wider, honest one.
+  interval is AUC ± z·SE, clipped to [0, 1] (as pROC does). It under-covers when a class is
+  small (its variance is estimated from a handful of placements), so method "auto" (what `eval`
+  uses) takes Hanley & McNeil's (1982) variance, which needs only the AUC and the two counts, on
+  the logit scale below DELONG_MIN_CLASS videos in the smaller class. Coverage of both, measured
+  by `benchmarks/interval_coverage.py`, is in the README.
 - Frame level: frames of one video are not independent, so DeLong on frames would be far too
   narrow. We bootstrap over videos instead (a cluster bootstrap), stratified by class so that every
   resample keeps the numbers of real and fake videos; percentile interval, seeded.
@@ -17,6 +23,12 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+
+#: Fewer videos than this in either class: no interval (lo/hi None), see the module docstring.
+MIN_VIDEOS_PER_CLASS = 2
+#: Method "auto" uses DeLong from this many videos in the smaller class on, Hanley–McNeil below.
+DELONG_MIN_CLASS = 20
+METHODS = ("auto", "delong", "hanley-mcneil")
 
 
 @dataclass(frozen=True)
@@ -78,21 +90,65 @@ def delong_auc_variance(labels: Sequence[int] | np.ndarray, scores: Sequence[flo
     return auc, s10 / m + s01 / n
 
 
-def auc_with_ci(
-    labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray, level: float = 0.95
-) -> AucInterval | None:
-    """Pooled AUC with its DeLong interval from (labels, scores) arrays; None for one class.
+def too_few_note(n_real: int, n_fake: int, unit: str = "video") -> str:
+    """The one line that says why a set has no AUC interval ('' when it may have one)."""
+    if min(n_real, n_fake) >= MIN_VIDEOS_PER_CLASS:
+        return ""
+    return (f"no 95% interval: {n_fake} fake and {n_real} real {unit}s; an interval needs at least "
+            f"{MIN_VIDEOS_PER_CLASS} of each")
 
-    This is what `eval` reports per test set, and what a k-fold benchmark calls on the
-    out-of-fold scores of all videos."""
+
+def hanley_mcneil_variance(auc: float, n_fake: int, n_real: int) -> float:
+    """Hanley & McNeil (1982), eq. 2: the AUC's variance from the AUC and the two class sizes,
+    with Q1 = A/(2-A), Q2 = 2A²/(1+A). It estimates no per-class spread, so it stays usable with
+    a few fakes, where DeLong's per-fake placements give a noisy (mostly too small) variance."""
+    a, m, n = auc, n_fake, n_real
+    q1, q2 = a / (2.0 - a), 2.0 * a * a / (1.0 + a)
+    return (a * (1.0 - a) + (m - 1) * (q1 - a * a) + (n - 1) * (q2 - a * a)) / (m * n)
+
+
+def _logit_interval(auc: float, n_fake: int, n_real: int, z: float) -> tuple[float, float, float]:
+    """(lo, hi, se) of the Hanley–McNeil interval on the logit scale, mapped back: it stays in
+    (0, 1) and widens downwards near AUC 1. A perfect ranking is moved half a pair inwards, so
+    that it still gets a lower bound rather than a zero-width interval (and the interval is then
+    stretched to hold the AUC itself)."""
+    eps = 0.5 / (n_fake * n_real)
+    a = min(max(auc, eps), 1.0 - eps)
+    se = float(np.sqrt(max(hanley_mcneil_variance(a, n_fake, n_real), 0.0)))
+    centre, half = np.log(a / (1.0 - a)), z * se / (a * (1.0 - a))
+    lo, hi = 1.0 / (1.0 + np.exp(-(centre - half))), 1.0 / (1.0 + np.exp(-(centre + half)))
+    return float(min(lo, auc)), float(max(hi, auc)), se
+
+
+def auc_with_ci(
+    labels: Sequence[int] | np.ndarray,
+    scores: Sequence[float] | np.ndarray,
+    level: float = 0.95,
+    method: str = "delong",
+) -> AucInterval | None:
+    """Pooled AUC with its interval from (labels, scores) arrays; None for one class.
+
+    `method`: "delong", "hanley-mcneil" (logit scale) or "auto" (DeLong unless the smaller class
+    has fewer than DELONG_MIN_CLASS videos; what `eval` reports per test set). lo/hi are None,
+    with a `note`, when a class has fewer than MIN_VIDEOS_PER_CLASS videos."""
+    if method not in METHODS:
+        raise ValueError(f"unknown interval method {method!r}; choose from {', '.join(METHODS)}")
     y, s = _arrays(labels, scores)
     if not ((y == 0).any() and (y == 1).any()):
         return None
+    z = _z(level)
+    n_real, n_fake = int((y == 0).sum()), int((y == 1).sum())
+    if method == "auto":
+        method = "delong" if min(n_real, n_fake) >= DELONG_MIN_CLASS else "hanley-mcneil"
     auc, var = delong_auc_variance(y, s)
+    if min(n_real, n_fake) < MIN_VIDEOS_PER_CLASS:
+        return AucInterval(auc, None, None, level, None, n_real, n_fake, method, too_few_note(n_real, n_fake))
+    if method == "hanley-mcneil":
+        lo, hi, se = _logit_interval(auc, n_fake, n_real, z)
+        return AucInterval(auc, lo, hi, level, se, n_real, n_fake, method)
     se = float(np.sqrt(max(var, 0.0)))
-    half = _z(level) * se
-    return AucInterval(auc, max(0.0, auc - half), min(1.0, auc + half), level, se,
-                       int((y == 0).sum()), int((y == 1).sum()), "delong")
+    half = z * se
+    return AucInterval(auc, max(0.0, auc - half), min(1.0, auc + half), level, se, n_real, n_fake, "delong")
 
 
 def _group_pair_wins(s: np.ndarray, group_index: np.ndarray, fake: np.ndarray, real: np.ndarray) -> np.ndarray:
@@ -124,7 +180,8 @@ def cluster_bootstrap_auc_ci(
 ) -> AucInterval | None:
     """AUC of (labels, scores) with a percentile interval from resampling whole groups (videos)
     with replacement, real and fake groups separately. Every sample of a group must share its
-    label. None for one class. Same seed -> same interval."""
+    label. None for one class; lo/hi None (with `note`) when a class has fewer than
+    MIN_VIDEOS_PER_CLASS groups. Same seed -> same interval."""
     y, s = _arrays(labels, scores)
     g = np.asarray(groups).ravel()
     if g.shape != y.shape:
@@ -140,6 +197,10 @@ def cluster_bootstrap_auc_ci(
     real, fake = np.flatnonzero(group_label == 0), np.flatnonzero(group_label == 1)
     wins = _group_pair_wins(s, group_index, fake, real)
     frames = np.bincount(group_index, minlength=n_groups).astype(np.float64)
+    auc = float(wins.sum() / (frames[fake].sum() * frames[real].sum()))
+    if min(real.size, fake.size) < MIN_VIDEOS_PER_CLASS:  # resampling one video always draws it
+        return AucInterval(auc, None, None, level, None, int(real.size), int(fake.size), "cluster bootstrap",
+                           too_few_note(int(real.size), int(fake.size)))
     rng = np.random.default_rng(seed)
     # Resampling n groups with replacement = multinomial counts over them.
     c_fake = rng.multinomial(fake.size, np.full(fake.size, 1.0 / fake.size), size=n_boot).astype(np.float64)
@@ -148,7 +209,6 @@ def cluster_bootstrap_auc_ci(
     boot = ((c_fake @ wins) * c_real).sum(axis=1) / pairs
     alpha = (1.0 - level) / 2.0
     lo, hi = np.quantile(boot, [alpha, 1.0 - alpha])
-    auc = float(wins.sum() / (frames[fake].sum() * frames[real].sum()))
     return AucInterval(auc, float(lo), float(hi), level, None,
                        int((group_label == 0).sum()), int((group_label == 1).sum()), "cluster bootstrap")
 

@@ -18,7 +18,9 @@ VIDEO_METRICS = ["auc", "ap", "eer", "acc", "balanced_acc", "precision", "recall
 #: Frame-level metrics (frames take their video's label).
 FRAME_METRICS = ["frame_auc", "frame_ap"]
 ALL_METRICS = VIDEO_METRICS + FRAME_METRICS
-#: 95 % confidence bounds: video AUC by DeLong, frame AUC by a bootstrap over videos (intervals.py).
+#: 95 % confidence bounds: video AUC by DeLong (Hanley–McNeil when a class has fewer than 20
+#: videos), frame AUC by a bootstrap over videos (intervals.py). None (an empty CSV cell, `n/a` in
+#: tables, no error bar) when a class has fewer than two videos; the row's note says so.
 CI_COLUMNS = ["auc_lo", "auc_hi", "frame_auc_lo", "frame_auc_hi"]
 CI_LEVEL = 0.95
 
@@ -129,9 +131,11 @@ def compute_metrics(
     out.update(ranking_metrics(y, s))
     out.update(threshold_metrics(y, s, threshold))
     out.update(dict.fromkeys(CI_COLUMNS))
-    video_ci = auc_with_ci(y, s, CI_LEVEL)
+    interval_notes = []
+    video_ci = auc_with_ci(y, s, CI_LEVEL, method="auto")
     if video_ci is not None:
         out["auc_lo"], out["auc_hi"] = video_ci.lo, video_ci.hi
+        interval_notes.append(video_ci.note)
     out["frame_auc"] = out["frame_ap"] = None
     if frame_labels is not None and frame_scores is not None and len(frame_scores):
         frame = ranking_metrics(frame_labels, frame_scores)
@@ -140,11 +144,13 @@ def compute_metrics(
             frame_ci = cluster_bootstrap_auc_ci(frame_labels, frame_scores, frame_videos, CI_LEVEL, seed=seed)
             if frame_ci is not None:
                 out["frame_auc_lo"], out["frame_auc_hi"] = frame_ci.lo, frame_ci.hi
+                interval_notes.append(frame_ci.note)
     notes = []
     if y.size == 0:
         notes.append("no scored videos")
     elif not has_both_classes(y):
         notes.append(ONE_CLASS_NOTE)
+    notes += list(dict.fromkeys(n for n in interval_notes if n))  # video and frame say the same once
     out["note"] = "; ".join(notes)
     return out
 

@@ -65,6 +65,16 @@ def _error_bar(value: float, std: float | None, lo: float | None, hi: float | No
     return (std or 0.0, std or 0.0)
 
 
+def interval_gaps(series: Mapping[str, Sequence[tuple]]) -> str:
+    """A one-line note naming the single-set points drawn without an error bar (no std, no
+    interval: a class had fewer than two videos), '' when every such point has its bar."""
+    gaps = [f"1:{p[0]:g}" + (f" ({name})" if len(series) > 1 else "") for name, points in series.items()
+            for p in points if p[1] is not None and p[2] is None and len(p) >= 5 and (p[3] is None or p[4] is None)]
+    if not gaps:
+        return ""
+    return f"no error bar at {', '.join(gaps)}: fewer than two fake or real videos, so no honest interval"
+
+
 def plot_auc_vs_ratio(
     series: Mapping[str, Sequence[tuple]],
     path: str | Path,
@@ -73,7 +83,8 @@ def plot_auc_vs_ratio(
 ) -> Path:
     """One line per series of points (real videos per fake, value, std[, lo, hi]); log-scale x,
     as in the paper's figure. Error bars show the interval [lo, hi] where a point has one (a
-    single test set: 95 % DeLong), else ±std (repeats). Missing values (one-class sets) leave gaps."""
+    single test set: 95 % DeLong), else ±std (repeats). Missing values (one-class sets) leave gaps.
+    A single set without an interval (one fake or one real video) gets no bar, and a note below."""
     fig = _figure(7.0, 4.8)
     ax = fig.add_subplot(1, 1, 1)
     ticks: set[float] = set()
@@ -102,7 +113,9 @@ def plot_auc_vs_ratio(
         ax.xaxis.set_major_locator(FixedLocator(ordered))
         ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xticklabels([f"1:{t:g}" for t in ordered])
-    ax.set_xlabel("imbalance ratio (fake:real); bars: 95 % CI of one set, ±1 std over repeats")
+    gaps = interval_gaps(series)  # a second line of the label, so tight_layout keeps room for it
+    ax.set_xlabel("imbalance ratio (fake:real); bars: 95 % CI of one set, ±1 std over repeats"
+                  + (f"\n{gaps}" if gaps else ""))
     ax.set_ylabel(metric)
     ax.set_title(title)
     ax.grid(alpha=0.3)
