@@ -27,7 +27,7 @@ import numpy as np
 #: Fewer videos than this in either class: no interval (lo/hi None), see the module docstring.
 MIN_VIDEOS_PER_CLASS = 2
 #: Method "auto" uses DeLong from this many videos in the smaller class on, Hanley–McNeil below.
-DELONG_MIN_CLASS = 20
+DELONG_MIN_CLASS = 30
 METHODS = ("auto", "delong", "hanley-mcneil")
 
 

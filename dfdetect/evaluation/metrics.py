@@ -18,7 +18,7 @@ VIDEO_METRICS = ["auc", "ap", "eer", "acc", "balanced_acc", "precision", "recall
 #: Frame-level metrics (frames take their video's label).
 FRAME_METRICS = ["frame_auc", "frame_ap"]
 ALL_METRICS = VIDEO_METRICS + FRAME_METRICS
-#: 95 % confidence bounds: video AUC by DeLong (Hanley–McNeil when a class has fewer than 20
+#: 95 % confidence bounds: video AUC by DeLong (Hanley–McNeil when a class has fewer than 30
 #: videos), frame AUC by a bootstrap over videos (intervals.py). None (an empty CSV cell, `n/a` in
 #: tables, no error bar) when a class has fewer than two videos; the row's note says so.
 CI_COLUMNS = ["auc_lo", "auc_hi", "frame_auc_lo", "frame_auc_hi"]
