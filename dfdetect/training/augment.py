@@ -14,8 +14,10 @@ from typing import Sequence
 import numpy as np
 
 from dfdetect.errors import UsageError
+from dfdetect.training.degrade import DEGRADE_AUGMENTATIONS
 
-AUGMENTATIONS = ("none", "flip", "color", "xray", "sbi")
+# + real-world degradations, one draw per clip (dfdetect/training/degrade.py; `degrade` = all of them)
+AUGMENTATIONS = ("none", "flip", "color", "xray", "sbi", *DEGRADE_AUGMENTATIONS)
 BLENDS = ("xray", "sbi")  # augmentations that add one self-blended fake per real clip
 DEFAULT_AUGMENT = ("flip", "color")
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -64,4 +66,8 @@ def augment_clip(clip: np.ndarray, rng: np.random.Generator, augment: Sequence[s
         clip = clip[:, :, ::-1]
     if "color" in augment and rng.random() < 0.8:
         clip = color_jitter(clip, rng)
+    if set(DEGRADE_AUGMENTATIONS) & set(augment):  # drawn last: the other draws stay as they were
+        from dfdetect.training.degrade import degrade_clip
+
+        clip = degrade_clip(clip, rng, augment)
     return np.ascontiguousarray(clip)
