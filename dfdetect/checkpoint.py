@@ -66,6 +66,22 @@ def save_checkpoint(
     return atomic_write(path, lambda fh: torch.save(payload, fh))
 
 
+def update_checkpoint_config(path: str | os.PathLike[str], updates: dict[str, Any]) -> dict[str, Any]:
+    """Merge plain-data `updates` into a dfdetect checkpoint's config, rewriting it atomically
+    (train's calibration is added to best.ckpt this way); returns the new config."""
+    import torch
+
+    from dfdetect.manifest import atomic_write
+
+    obj = read_checkpoint(path)
+    if not is_dfdetect_checkpoint(obj):
+        raise DfdetectError(f"{path}: not a dfdetect checkpoint; cannot record {', '.join(updates)} in it")
+    config = {**checkpoint_config(obj), **updates}
+    obj["config"] = json.dumps(config, sort_keys=True)
+    atomic_write(Path(path), lambda fh: torch.save(obj, fh))
+    return config
+
+
 def resolve_checkpoint(path_or_run: str | os.PathLike[str]) -> Path:
     """A file is used as is; a RUN directory means RUN/best.ckpt; `default` is the bundled model."""
     from dfdetect.default_model import default_checkpoint, is_default

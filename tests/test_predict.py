@@ -45,7 +45,7 @@ def test_csv_when_piped_with_a_corrupt_file_and_a_missing_one(media: dict) -> No
     assert r.exit_code == 1, r.output  # some inputs failed, the others still reported
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
     assert [row["path"] for row in rows] == [str(media["real"]), str(media["corrupt"]), str(missing), str(media["fake"])]
-    assert list(rows[0]) == ["path", "fake_prob", "verdict", "frames", "faces", "status", "error"]
+    assert list(rows[0]) == ["path", "fake_prob", "verdict", "threshold", "frames", "faces", "status", "error"]
     good = [rows[0], rows[3]]
     for row in good:
         assert row["status"] == "ok" and row["error"] == ""

@@ -130,7 +130,7 @@ def test_eval_report_shows_confusion_and_confident_mistakes(evaluated: dict) -> 
     assert text.count('alt="face"') == n_cards
     assert text.count('alt="Grad-CAM, frame') == n_cards
     assert text.count('alt="score timeline"') == n_cards
-    assert len(alts) == 2 + 3 * n_cards  # ROC + AUC-vs-ratio, then 3 per mistake
+    assert len(alts) == 3 + 3 * n_cards  # ROC, AUC-vs-ratio, reliability diagram, then 3 per mistake
 
 
 def test_intervals_are_rendered_when_results_have_them() -> None:

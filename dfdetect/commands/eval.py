@@ -23,7 +23,11 @@ def command(
     run: Annotated[str, typer.Argument(help="A RUN folder (its best.ckpt is used) or a checkpoint file.")],
     test_csvs: Annotated[List[Path], typer.Argument(
         help="Test CSVs written by `dfdetect split` (test.csv, test_1to10.csv, ...).", show_default=False)],
-    threshold: Annotated[float, typer.Option("--threshold", help="P(fake) at or above which a video is called fake.")] = 0.5,
+    threshold: Annotated[Optional[float], typer.Option(
+        "--threshold", help="P(fake) at or above which a video is called fake.",
+        show_default="the checkpoint's calibrated threshold, else 0.5")] = None,
+    prior: Annotated[str, typer.Option(
+        "--prior", help="Share of fakes where the detector is deployed, fake:real, for the precision_at_prior column.")] = "1:100",
     aggregate: Annotated[str, typer.Option(
         "--aggregate", help="Video score of models without a video head: mean, max or median of frame probabilities.")] = "mean",
     out: Annotated[Optional[Path], typer.Option("--out", help="Write one row per test set (and repeat summaries) as CSV.")] = None,
@@ -43,7 +47,9 @@ def command(
     """Evaluate a checkpoint on test sets: AUC, AP, EER, accuracy, F1, ... per set.
 
     Video level: AUC, AP, EER, accuracy, precision, recall, F1 and balanced accuracy at
-    --threshold; frame level: AUC and AP. Repeats (test_1to100_r0.csv, _r1, ...)
+    --threshold (default: the calibrated one the checkpoint stores); calibration: Brier score, ECE
+    (15 bins), recall at 1 % and 5 % false positives, and precision at --prior; frame level: AUC
+    and AP. Repeats (test_1to100_r0.csv, _r1, ...)
     are reported as mean ± std; sets holding one class show n/a for AUC, AP and EER."""
     prefer_passive_openmp()
     from dfdetect.device import validate_device_string
@@ -53,15 +59,20 @@ def command(
     from dfdetect.manifest import write_csv_atomic
     from dfdetect.report.tables import metrics_table, print_table, write_eval_plots
 
-    if not 0.0 <= threshold <= 1.0:
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise UsageError(f"--threshold {threshold} is outside [0, 1]")
+    from dfdetect.evaluation.calibration import prior_from_ratio
+
+    prior_fake = prior_from_ratio(prior, "--prior")
     check_aggregate(aggregate)
     validate_device_string(device)
     _check_files(test_csvs, out, scores, plot, report_html)
-    options = EvalOptions(threshold=threshold, aggregate=aggregate, device=device, batch_size=batch_size)
+    options = EvalOptions(threshold=threshold, aggregate=aggregate, device=device, batch_size=batch_size,
+                          prior=prior_fake)
     report = evaluate(run, test_csvs, options, reference_positive=reference_positive, ensemble=ensemble or ())
     model = describe_model(report.config)
-    print_table(metrics_table(report.summary_rows(), title=f"{model} · {report.checkpoint} · threshold {threshold:g}"))
+    title = f"{model} · {report.checkpoint} · threshold {report.threshold:.3g} · prior {prior}"
+    print_table(metrics_table(report.summary_rows(), title=title))
     if out:
         write_csv_atomic(report.results_frame(), out)
         console.info(f"results: {out}")

@@ -35,7 +35,9 @@ def command(
     checkpoint: Annotated[Optional[List[str]], typer.Option(
         "--checkpoint", "-c", help="RUN folder or checkpoint file; repeat it for an ensemble (probabilities averaged).",
         show_default="$DFDETECT_CHECKPOINT, else the bundled model")] = None,
-    threshold: Annotated[float, typer.Option("--threshold", help="P(fake) at or above which a video is called fake.")] = 0.5,
+    threshold: Annotated[Optional[float], typer.Option(
+        "--threshold", help="P(fake) at or above which a video is called fake.",
+        show_default="the checkpoint's calibrated threshold, else 0.5")] = None,
     aggregate: Annotated[str, typer.Option(
         "--aggregate", help="Video score of models without a video head: mean, max or median of frame probabilities.")] = "mean",
     fmt: Annotated[Optional[str], typer.Option(
@@ -71,7 +73,7 @@ def command(
     from dfdetect.prediction.predictor import PredictOptions, PredictSummary, Predictor, expand_inputs, shard_inputs
     from dfdetect.prediction.writers import ResultWriter, choose_format, write_frame_timeline
 
-    if not 0.0 <= threshold <= 1.0:
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise UsageError(f"--threshold {threshold} is outside [0, 1]")
     check_aggregate(aggregate)
     validate_device_string(device)
@@ -119,7 +121,9 @@ def command(
                 for w in writers:
                     w.add(pred)
                 if frames_out:
-                    write_frame_timeline(pred, frames_out, threshold, taken)
+                    # frame probabilities are raw (scoring/inference.py): the threshold on their scale
+                    frame_threshold = predictor.scorer.raw_threshold(predictor.options.threshold)
+                    write_frame_timeline(pred, frames_out, frame_threshold, taken)
                 if explain:
                     start = time.perf_counter()
                     explained += explain_prediction(predictor, pred, explain, explain_frames, explain_taken) is not None

@@ -21,7 +21,7 @@ import numpy as np
 
 from dfdetect import console
 from dfdetect.errors import DfdetectError
-from dfdetect.scoring.inference import ScoringOptions, check_finite
+from dfdetect.scoring.inference import ScoringOptions, check_finite, resolve_threshold
 from dfdetect.manifest import STATUS_OK, parse_label, read_manifest, resolve_faces_path
 from dfdetect.evaluation.metrics import (
     ALL_METRICS,
@@ -43,8 +43,11 @@ EVAL_COLUMNS = ["video_id", "label", "faces_file", "status"]
 SKIP_REASONS = ("no_face", "no_label", "error")
 
 
+@dataclass
 class EvalOptions(ScoringOptions):
     """Options of `dfdetect eval`."""
+
+    prior: float = 1 / 101  # fake fraction where the detector is deployed, for precision_at_prior (--prior 1:100)
 
 
 @dataclass
@@ -94,6 +97,7 @@ class EvalReport:
     sets: list[SetResult]
     config: dict[str, Any] = field(default_factory=dict)
     checkpoint: str = ""
+    threshold: float = 0.5  # the one used: --threshold, else the checkpoint's calibrated one, else 0.5
 
     def set_rows(self) -> list[dict[str, Any]]:
         return [s.row() for s in self.sets]
@@ -129,6 +133,7 @@ class EvalReport:
         model = self.config.get("model", "")
         df = pd.DataFrame(rows).reindex(columns=cols)
         df.insert(0, "model", model)
+        df.insert(1, "threshold", self.threshold)
         return df
 
     def scores_frame(self) -> "pd.DataFrame":
@@ -246,6 +251,7 @@ def evaluate_models(
                 yield faces, np.load(faces, mmap_mode="r")
             except (OSError, ValueError) as exc:
                 raise DfdetectError(f"{faces}: cannot read the face stack ({exc}); re-run `dfdetect extract`") from None
+    threshold = resolve_threshold(options.threshold, scorer)  # the calibrated one unless --threshold
 
     scores: dict[Path, tuple[float, np.ndarray]] = {}
     empty: set[Path] = set()
@@ -268,13 +274,13 @@ def evaluate_models(
         video_scores = np.array([scores[f][0] for _, _, f in kept], dtype=np.float64)
         frame_scores = [scores[f][1] for _, _, f in kept]
         flab, fscore = frames_with_video_labels(labels, frame_scores)
-        metrics = compute_metrics(labels, video_scores, flab, fscore, threshold=options.threshold,
+        metrics = compute_metrics(labels, video_scores, flab, fscore, threshold=threshold, prior=options.prior,
                                   frame_videos=frame_video_index(frame_scores))
         if skipped:
             metrics["note"] = "; ".join(x for x in (metrics["note"], skip_note(skipped)) if x)
         results.append(SetResult(name, path, [v for v, _, _ in kept], labels, video_scores, frame_scores,
                                  sum(skipped.values()), metrics, skipped))
-    return EvalReport(results, config)
+    return EvalReport(results, config, threshold=threshold)
 
 
 def evaluate(

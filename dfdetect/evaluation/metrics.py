@@ -17,7 +17,9 @@ import numpy as np
 VIDEO_METRICS = ["auc", "ap", "eer", "acc", "balanced_acc", "precision", "recall", "f1"]
 #: Frame-level metrics (frames take their video's label).
 FRAME_METRICS = ["frame_auc", "frame_ap"]
-ALL_METRICS = VIDEO_METRICS + FRAME_METRICS
+#: Are the probabilities and the threshold worth acting on (evaluation/calibration.py)?
+CALIBRATION_METRICS = ["brier", "ece", "tpr_at_fpr_1pct", "tpr_at_fpr_5pct", "precision_at_prior"]
+ALL_METRICS = VIDEO_METRICS + FRAME_METRICS + CALIBRATION_METRICS
 #: 95 % confidence bounds: video AUC by DeLong (Hanley–McNeil when a class has fewer than 30
 #: videos), frame AUC by a bootstrap over videos (intervals.py). None (an empty CSV cell, `n/a` in
 #: tables, no error bar) when a class has fewer than two videos; the row's note says so.
@@ -27,6 +29,8 @@ CI_LEVEL = 0.95
 METRIC_TITLES = {
     "auc": "AUC", "ap": "AP", "eer": "EER", "acc": "Acc", "balanced_acc": "BalAcc",
     "precision": "Prec", "recall": "Rec", "f1": "F1", "frame_auc": "fAUC", "frame_ap": "fAP",
+    "brier": "Brier", "ece": "ECE", "tpr_at_fpr_1pct": "TPR@1%", "tpr_at_fpr_5pct": "TPR@5%",
+    "precision_at_prior": "Prec@prior",
 }
 
 ONE_CLASS_NOTE = "one class only: AUC/AP/EER undefined"
@@ -117,6 +121,7 @@ def compute_metrics(
     threshold: float = 0.5,
     frame_videos: Sequence[int] | np.ndarray | None = None,
     seed: int = 0,
+    prior: float = 1 / 101,
 ) -> dict[str, Any]:
     """Every metric for one test set: VIDEO_METRICS, FRAME_METRICS, CI_COLUMNS, n_real, n_fake, note.
 
@@ -130,6 +135,9 @@ def compute_metrics(
     out: dict[str, Any] = {"n_real": int((y == 0).sum()), "n_fake": int((y == 1).sum())}
     out.update(ranking_metrics(y, s))
     out.update(threshold_metrics(y, s, threshold))
+    from dfdetect.evaluation.calibration import calibration_metrics
+
+    out.update(calibration_metrics(y, s, threshold, prior))  # prior: the fake fraction (--prior 1:100)
     out.update(dict.fromkeys(CI_COLUMNS))
     interval_notes = []
     video_ci = auc_with_ci(y, s, CI_LEVEL, method="auto")

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 CHECKPOINT_ENV = "DFDETECT_CHECKPOINT"
 EXIT_OK, EXIT_INPUT_FAILED, EXIT_USAGE, EXIT_FAKE_FOUND = 0, 1, 2, 3
-RESULT_COLUMNS = ["path", "fake_prob", "verdict", "frames", "faces", "status", "error"]
+RESULT_COLUMNS = ["path", "fake_prob", "verdict", "threshold", "frames", "faces", "status", "error"]
 
 
 class PredictOptions(ScoringOptions):
@@ -54,6 +54,7 @@ class VideoPrediction:
     model_seconds: float = 0.0
     fps: float = 0.0
     face_stack: Any = field(default=None, repr=False)  # (N, S, S, 3) uint8, kept only for --explain
+    threshold: float | None = None  # the verdict's: --threshold, else the checkpoint's calibrated one, else 0.5
 
     @property
     def failed(self) -> bool:
@@ -169,6 +170,12 @@ class Predictor:
         self.model = members[0][0].to(self.device)
         self.config = ensemble_config(names, [cfg for _, cfg in members])
         self.scorer = build_scorer(members, names, self.device, self.options.aggregate, self.options.batch_size)
+        from dataclasses import replace
+
+        from dfdetect.scoring.inference import resolve_threshold
+
+        # options.threshold None means "the calibrated one": resolved once, so every reader sees the one used
+        self.options = replace(self.options, threshold=resolve_threshold(self.options.threshold, self.scorer))
         self.extract_options = build_extract_options(self.config, **{"device": self.options.device, **(extract_overrides or {})})
         self._detector = None
         self.keep_faces = False  # --explain sets it: the stack then rides along on each prediction
@@ -181,7 +188,7 @@ class Predictor:
             self._detector = build_detector(self.extract_options)
         return self._detector
 
-    def predict_one(self, path: str) -> VideoPrediction:
+    def score_video(self, path: str) -> VideoPrediction:
         from dfdetect.extraction import extract_faces
 
         start = time.perf_counter()
@@ -223,6 +230,12 @@ class Predictor:
     def predict_many(self, paths: Iterable[str]) -> Iterator[VideoPrediction]:
         for path in paths:
             yield self.predict_one(path)
+
+    def predict_one(self, path: str) -> VideoPrediction:
+        """One video's prediction, carrying the threshold its verdict used."""
+        pred = self.score_video(path)
+        pred.threshold = self.options.threshold
+        return pred
 
 
 def _one_line(exc: BaseException) -> str:

@@ -80,7 +80,9 @@ class ResultWriter:
 def results_table(rows: Sequence[dict[str, Any]]) -> "Table":
     from rich.table import Table
 
-    table = Table(header_style="bold")
+    thresholds = sorted({r["threshold"] for r in rows if r.get("threshold") is not None})
+    caption = "verdict: fake when P(fake) ≥ " + ", ".join(f"{t:.3g}" for t in thresholds) if thresholds else None
+    table = Table(header_style="bold", caption=caption, caption_justify="left")
     for col, justify in (("path", "left"), ("P(fake)", "right"), ("verdict", "left"), ("frames", "right"),
                          ("faces", "right"), ("status", "left"), ("error", "left")):
         table.add_column(col, justify=justify, overflow="fold")

@@ -35,7 +35,9 @@ def write_eval_report(report: "EvalReport", path: str | Path, options: Any = Non
     from dfdetect.report.html import build_report, write_report
     from dfdetect.report.tables import auc_ratio_points
 
-    threshold = float(getattr(options, "threshold", 0.5))
+    from dfdetect.report.reliability import plot_reliability
+
+    threshold = float(report.threshold)  # --threshold, else the checkpoint's calibrated one, else 0.5
     name = describe_model(report.config)
     curves, seen = [], set()
     for s in report.sets:
@@ -43,7 +45,9 @@ def write_eval_report(report: "EvalReport", path: str | Path, options: Any = Non
             seen.add(s.group)
             curves.append((s.name, s.labels, s.video_scores))
     figures = [("ROC curves", plot_uri(lambda p: plot_roc_curves(curves, p, title=f"ROC: {name}"))),
-               ("AUC against ratio", plot_uri(lambda p: plot_auc_vs_ratio({name: auc_ratio_points(report)}, p)))]
+               ("AUC against ratio", plot_uri(lambda p: plot_auc_vs_ratio({name: auc_ratio_points(report)}, p))),
+               ("Reliability diagram", plot_uri(lambda p: plot_reliability(curves, p, threshold,
+                                                                           title=f"Reliability: {name}")))]
     config = {"checkpoint": report.checkpoint or "(in memory)", "threshold": threshold,
               "aggregate": getattr(options, "aggregate", "mean"), **report.config}
     explainers = {}
@@ -64,7 +68,8 @@ def write_benchmark_report(result: "BenchmarkResult", reports: Mapping[str, "Eva
     from dfdetect.report.figures import file_uri
     from dfdetect.report.html import build_report, write_report
 
-    threshold = float(getattr(options, "threshold", 0.5))
+    threshold = getattr(options, "threshold", None)
+    threshold = 0.5 if threshold is None else float(threshold)
     figures = [(Path(p).stem.replace("_", " "), file_uri(p)) for p in result.plots if Path(p).is_file()]
     config: dict[str, Any] = {"output": str(result.out_dir), "splits": str(result.splits_dir)}
     if options is not None:

@@ -37,6 +37,24 @@ class EnsembleScorer:
             raise UsageError("an ensemble needs at least one checkpoint")
         self.scorers = list(scorers)
         self.names = list(names) if names else [f"member {i}" for i in range(len(self.scorers))]
+        calibrated = [n for n, s in zip(self.names, self.scorers) if getattr(s, "calibration", None) is not None]
+        if calibrated and len(calibrated) < len(self.scorers):
+            raw = [n for n in self.names if n not in calibrated]
+            # a calibrated and a raw probability are on different scales: their mean means nothing
+            raise UsageError(f"cannot ensemble calibrated ({', '.join(calibrated)}) and uncalibrated "
+                             f"({', '.join(raw)}) checkpoints; retrain the uncalibrated ones with --val, "
+                             "or ensemble only one kind")
+
+    @property
+    def threshold(self) -> float | None:
+        """The mean of the members' calibrated thresholds (each was chosen for its own calibrated
+        probabilities, and the ensemble averages those); None for uncalibrated members."""
+        stored = [s.threshold for s in self.scorers]
+        return None if any(t is None for t in stored) else float(np.mean(stored))
+
+    def raw_threshold(self, threshold: float) -> float:
+        """Frames are averaged raw: the mean of the members' raw-scale thresholds."""
+        return float(np.mean([s.raw_threshold(threshold) for s in self.scorers]))
 
     @property
     def frames(self) -> int:
@@ -77,8 +95,14 @@ def build_scorer(members: Sequence[tuple["nn.Module", dict[str, Any]]], names: S
     """A StackScorer for one member, an EnsembleScorer over several (eval and predict share it)."""
     from dfdetect.scoring.inference import StackScorer
 
+    from dfdetect import console
+
     scorers = [StackScorer(m.to(device), cfg, device, aggregate, batch_size) for m, cfg in members]
-    return scorers[0] if len(scorers) == 1 else EnsembleScorer(scorers, names)
+    scorer = scorers[0] if len(scorers) == 1 else EnsembleScorer(scorers, names)  # refuses mixed calibration
+    if scorers[0].calibration is None:  # said once per command: eval and predict build one scorer
+        console.info(f"note: {' + '.join(n or 'the model' for n in names)}: no calibration (trained before it "
+                     "existed, or without --val); fake_prob is the model's raw output, threshold 0.5 unless --threshold")
+    return scorer
 
 
 def load_members(

@@ -17,6 +17,13 @@ the first `frames` (300) crops of a clip padded with the last, so they are fed t
 A video-only model (or a config with `frame_metrics: false`) gives an empty frame-probability
 array. Pixels go through `dfdetect.preprocess` (`clip_from_stack` then `preprocess_batch`), the
 same two steps as the training and validation dataset.
+Calibration (issue 24): a checkpoint that `train` calibrated on its validation videos records
+`calibration` in its config (dfdetect.evaluation.calibration). The scorer applies it here, the
+one place, to the video probability, so eval, predict, ensembles and the benchmark all see
+calibrated probabilities. `threshold` is the one stored with it (None for an uncalibrated
+checkpoint: callers fall back to 0.5). Frame probabilities stay raw: the map was fitted on video
+scores, and a steep one saturates frames into ties that wreck the frame AUC; `raw_threshold`
+gives a threshold's place on their scale (for timelines).
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 AGGREGATES = ("mean", "max", "median")
+DEFAULT_THRESHOLD = 0.5  # for checkpoints without a calibrated one
 SAMPLINGS = ("spread", "first")
 
 
@@ -42,7 +50,7 @@ SAMPLINGS = ("spread", "first")
 class ScoringOptions:
     """How eval and predict turn a model's outputs into verdicts; shared so they never drift."""
 
-    threshold: float = 0.5
+    threshold: float | None = None  # None: the checkpoint's calibrated threshold, else DEFAULT_THRESHOLD
     aggregate: str = "mean"
     device: str = "auto"
     batch_size: int = 8
@@ -127,11 +135,15 @@ class StackScorer:
     batch_size: int = 8
     forward_seconds: float = 0.0
     settings: dict[str, Any] = field(default_factory=dict)
+    calibrated: bool = True  # False: raw model probabilities (what `train` fits the calibration on)
 
     def __post_init__(self) -> None:
         import torch
 
+        from dfdetect.evaluation.calibration import calibration_of
+
         check_aggregate(self.aggregate)
+        self.calibration = calibration_of(self.config) if self.calibrated else None
         self.device = torch.device(self.device)
         self.settings = input_settings(self.model, self.config)
         self.model.eval()
@@ -140,6 +152,15 @@ class StackScorer:
     @property
     def frames(self) -> int:
         return self.settings["frames"]
+
+    @property
+    def threshold(self) -> float | None:
+        """The threshold stored with the calibration; None when there is none."""
+        return None if self.calibration is None else float(self.calibration.threshold)
+
+    def raw_threshold(self, threshold: float) -> float:
+        """A threshold on calibrated video probabilities, taken back to the model's raw scale (frames')."""
+        return threshold if self.calibration is None else float(self.calibration.invert(threshold))
 
     def _forward(self, windows: list[np.ndarray]) -> tuple[np.ndarray | None, np.ndarray | None]:
         import torch
@@ -168,6 +189,8 @@ class StackScorer:
             video_prob = p.video_sum / max(p.n_windows, 1)
         else:
             video_prob = aggregate_frames(frame_probs, self.aggregate)
+        if self.calibration is not None:
+            video_prob = float(self.calibration.apply(video_prob))
         return float(video_prob), frame_probs.astype(np.float64)
 
     def score_many(self, stacks: Iterable[tuple[Hashable, np.ndarray]]) -> Iterator[tuple[Hashable, float, np.ndarray]]:
@@ -233,6 +256,14 @@ def score_stack(
     scorer = StackScorer(model, config, device, aggregate, batch_size=16)
     (_, video_prob, frame_probs), = scorer.score_many([(0, faces_uint8)])
     return video_prob, frame_probs
+
+
+def resolve_threshold(override: float | None, scorer: Any) -> float:
+    """--threshold when given, else the scorer's calibrated threshold, else DEFAULT_THRESHOLD."""
+    if override is not None:
+        return float(override)
+    stored = getattr(scorer, "threshold", None)
+    return DEFAULT_THRESHOLD if stored is None else float(stored)
 
 
 def check_finite(video_id: str, video_prob: float, frame_probs: np.ndarray, checkpoint: str) -> None:

@@ -284,6 +284,11 @@ class Trainer:
                 if self.main:
                     console.info(f"early stop: no improvement in {self.select_on} for {c.early_stop} epochs")
                 break
+        if self.main:  # calibration and threshold on --val with best.ckpt's weights (training/calibrate.py)
+            from dfdetect.training.calibrate import calibrate_run
+
+            calibrate_run(self.run_dir, c, self.device)
+        self.dist.barrier()
         auc = self.best_metric if self.select_on == "val_video_auc" else None
         return TrainResult(
             self.run_dir, auc, self.best_epoch, len(self.history), self.select_on, stopped_early, self.history, self.main
