@@ -80,6 +80,7 @@ def score_video(predictor: "Predictor", path: str, name: str, explain: bool,
     finally:
         predictor.keep_faces = False
     progress(0.8 if explain else 1.0)
+    pred.path = name  # what the answer and the Grad-CAM title show: never the server's file name
     result = pred.record()
     result["path"] = name
     result.setdefault("threshold", predictor.options.threshold)
