@@ -114,6 +114,8 @@ def render(summary: "ExtractSummary") -> None:
         str(summary.frames), f"{summary.seconds:.1f}", f"{summary.frames_per_second:.1f}",
     )
     console.stdout.print(table)
+    if summary.recovered:
+        console.info(f"kept {summary.recovered} finished stack(s) that a killed run had not recorded in the manifest")
     for video_id, note in summary.notes[:20]:
         console.warn(f"{video_id}: {note}")
     for video_id, error in summary.errors[:20]:

@@ -16,6 +16,7 @@ from dfdetect.errors import DfdetectError, UsageError
 from dfdetect.extraction.faces import build_detector, extract_faces
 from dfdetect.extraction.inputs import VideoInput, inputs_from_paths, settle_ids
 from dfdetect.extraction.options import ExtractOptions
+from dfdetect.extraction.rows import finish_row, recover_row, result_row
 from dfdetect.extraction.store import (
     MANIFEST_NAME,
     check_config,
@@ -53,6 +54,7 @@ class ExtractSummary:
     merged: bool = False
     errors: list[tuple[str, str]] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)  # ok videos with a remark (warnings)
+    recovered: int = 0  # of `skipped`: finished by a killed run that never recorded them
 
     @property
     def frames_per_second(self) -> float:
@@ -68,9 +70,13 @@ class ExtractSummary:
 _worker_detector: dict[str, Any] = {}
 
 
-def _init_worker(options: ExtractOptions) -> None:
+def _init_worker(options: ExtractOptions, parent: int | None = None) -> None:
     # Each worker builds its detector once; the parent keeps Ctrl-C to itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent is not None:
+        from dfdetect.extraction.workers import die_with_parent
+
+        die_with_parent(parent)
     _worker_detector["detector"] = build_detector(options)
 
 
@@ -79,7 +85,6 @@ def process_video(item: VideoInput, out_dir: Path, options: ExtractOptions, dete
     detector = detector or _worker_detector.get("detector")
     if detector is None:
         detector = _worker_detector["detector"] = build_detector(options)
-    row = item.row()
     faces_dir = out_dir / "faces"
     stack_path = faces_dir / f"{item.video_id}.npy"
     sidecar_path = faces_dir / f"{item.video_id}.json"
@@ -91,30 +96,11 @@ def process_video(item: VideoInput, out_dir: Path, options: ExtractOptions, dete
             stack_path.unlink(missing_ok=True)  # a stale stack from an older run must not count
         if result.status != STATUS_ERROR:
             save_json(sidecar_path, {**result.sidecar(), "video_id": item.video_id, "options": options.to_dict()})
-        status, error = result.status, result.error
-        extra = {
-            "frames": str(result.n_sampled), "faces": str(result.n_faces),
-            # the length that was sampled: the decodable one when the container over-reports
-            "source_frames": str(result.decoded_frames or result.frame_count or ""), "note": result.note,
-            "fps": f"{result.fps:.3f}" if result.fps else "",
-            "width": str(result.width or ""), "height": str(result.height or ""),
-        }
+        return result_row(item, result, options)
     except Exception as exc:  # one bad video must never stop the batch
         if is_disk_full(exc):  # ... but a full disk would fail every video after it: stop, the CLI says "disk full"
             raise OSError(errno.ENOSPC, "No space left on device", str(faces_dir)) from exc
-        status, error = STATUS_ERROR, f"{type(exc).__name__}: {exc}"
-        extra = {"frames": "0", "faces": "0"}
-    row.update(extra)
-    row.update({
-        "status": status,
-        "error": " ".join(str(error).split())[:300],
-        "faces_file": f"faces/{item.video_id}.npy" if status == STATUS_OK else "",
-        "sidecar": f"faces/{item.video_id}.json" if status != STATUS_ERROR else "",
-        "detector": options.detector,
-        "scale": f"{options.scale:g}",
-        "size": str(options.size),
-    })
-    return row
+        return finish_row({**item.row(), "frames": "0", "faces": "0"}, item, STATUS_ERROR, f"{type(exc).__name__}: {exc}", options)
 
 
 def _process_in_worker(item: VideoInput, out_dir: Path, options: ExtractOptions) -> dict[str, str]:
@@ -186,7 +172,7 @@ def run_extraction(
         if shard is not None:
             items = [it for it in items if shard_of(it.video_id, shard[1]) == shard[0]]
             known = {**known, **read_rows(target)}
-        todo, summary = _plan(items, known, out, manifest)
+        todo, summary = _plan(items, known, out, manifest, options)
         reserved: dict[str, dict[str, str]] = {}
         if shard is None:
             # Reserve the ids of the videos to do, so a second extract into DATA running at the same
@@ -248,7 +234,8 @@ _INPUT_COLUMNS = ("path", "group", "method", "dataset", "split")
 
 
 def _plan(
-    items: list[VideoInput], known: dict[str, dict[str, str]], out: Path, manifest: _Manifest
+    items: list[VideoInput], known: dict[str, dict[str, str]], out: Path, manifest: _Manifest,
+    options: ExtractOptions,
 ) -> tuple[list[VideoInput], ExtractSummary]:
     """Split the inputs into finished (skipped, metadata refreshed) and to do."""
     todo = []
@@ -256,7 +243,17 @@ def _plan(
     for it in items:
         previous = known.get(it.video_id)
         if not (previous and is_finished(previous, out)):
-            todo.append(it)
+            # finished by a killed run that never recorded it (no row, or still its reservation);
+            # a recorded error is retried: its old files may predate what made it fail
+            unrecorded = not previous or previous.get("error") == UNFINISHED
+            recovered = recover_row(it, out, options) if unrecorded else None
+            if recovered is None:
+                todo.append(it)
+                continue
+            summary.skipped += 1
+            summary.recovered += 1
+            manifest.mine[it.video_id] = recovered
+            manifest.dirty = True
             continue
         summary.skipped += 1
         fresh = it.row()
@@ -285,7 +282,9 @@ def _run_pool(todo: list[VideoInput], out: Path, options: ExtractOptions, worker
     method = "fork" if sys.platform == "linux" and "torch" not in sys.modules else "spawn"
     queue = list(reversed(todo))
     while queue:
-        pool = ProcessPoolExecutor(workers, mp_context=get_context(method), initializer=_init_worker, initargs=(options,))
+        # workers get our pid: killed with SIGKILL, we cannot stop them, so they watch for it
+        pool = ProcessPoolExecutor(workers, mp_context=get_context(method), initializer=_init_worker,
+                                   initargs=(options, os.getpid()))
         running: dict[Any, VideoInput] = {}
         try:
             while queue or running:
