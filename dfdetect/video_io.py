@@ -38,7 +38,15 @@ class VideoInfo:
     count_exact: bool = False
 
 
+def quiet_ffmpeg() -> None:
+    """Keep OpenCV's FFmpeg backend from printing its own errors ("moov atom not found") to
+    stderr ahead of our one-line reason. The backend reads the level once, when it first opens a
+    file, so this runs before every open; a level the user set wins (e.g. 32 to see them)."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+
+
 def _open(path: Path):
+    quiet_ffmpeg()
     import cv2
 
     if not path.exists():

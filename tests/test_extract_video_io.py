@@ -28,3 +28,29 @@ def test_even_sampling_over_the_whole_video(tmp_path):
     assert [i for i, _ in got] == [0, 10, 19, 29]
     assert [round(float(f.mean()) / 8) for _, f in got] == [0, 10, 19, 29]
     assert len(list(iter_sampled_frames(info, None))) == 30
+
+
+def test_ffmpeg_says_nothing_about_a_truncated_mp4_only_our_one_line_does(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from _extractdata import synth_clip
+
+    clip = synth_clip(tmp_path / "whole.mp4", n_frames=6)
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(clip.read_bytes()[: clip.stat().st_size // 2])  # the moov atom sits at the end: cut off
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_FFMPEG_LOGLEVEL"}
+    env.update(PYTHONPATH=str(root), COLUMNS="250")
+    r = subprocess.run([sys.executable, "-m", "dfdetect", "extract", str(broken), "--out", str(tmp_path / "data"),
+                        "--frames", "2", "--size", "32"], env=env, capture_output=True, text=True)
+    assert r.returncode == 1, r.stderr  # an error row, reported
+    assert "moov atom" not in r.stderr and "@ 0x" not in r.stderr, r.stderr
+    assert "broken: cannot open as a video" in r.stderr
+    # a level the user sets still wins: FFmpeg's own words come back
+    r = subprocess.run([sys.executable, "-c", "from dfdetect.video_io import probe, VideoError\n"
+                        f"try: probe({str(broken)!r})\nexcept VideoError: pass"],
+                       env={**env, "OPENCV_FFMPEG_LOGLEVEL": "32"}, capture_output=True, text=True)
+    assert "moov atom not found" in r.stdout + r.stderr  # (OpenCV's log callback prints to stdout)
