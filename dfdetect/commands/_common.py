@@ -59,6 +59,28 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def check_checkpoint_arg(value: str, where: str) -> None:
+    """A checkpoint named on the command line (or in $DFDETECT_CHECKPOINT) must be a file or a RUN
+    folder holding best.ckpt; anything else is a usage error (exit 2) that says where it came from."""
+    from pathlib import Path
+
+    from dfdetect.errors import UsageError
+
+    if not value.strip():
+        raise UsageError(f"{where}: empty; pass a RUN folder from `dfdetect train` or a checkpoint file")
+    path = Path(value)
+    try:
+        is_dir, exists = path.is_dir(), path.exists()
+    except OSError as exc:
+        raise UsageError(f"{where}: {exc.strerror}") from None
+    if not exists:
+        raise UsageError(f"{where}: no such checkpoint file or run folder; pass a RUN folder from `dfdetect train`")
+    if is_dir and not (path / "best.ckpt").is_file():
+        last = path / "last.ckpt"
+        hint = f"{last} exists, pass it explicitly" if last.is_file() else "pass a RUN folder from `dfdetect train` or a .ckpt file"
+        raise UsageError(f"{where}: no best.ckpt in this folder; {hint}")
+
+
 def prefer_passive_openmp() -> None:
     """Call before torch loads: OpenMP threads then sleep instead of spin while they wait.
 

@@ -66,6 +66,7 @@ def command(
     prior_fake = prior_from_ratio(prior, "--prior")
     check_aggregate(aggregate)
     validate_device_string(device)
+    _check_checkpoints(run, ensemble or [])
     _check_files(test_csvs, out, scores, plot, report_html)
     options = EvalOptions(threshold=threshold, aggregate=aggregate, device=device, batch_size=batch_size,
                           prior=prior_fake)
@@ -86,6 +87,16 @@ def command(
         from dfdetect.report import write_eval_report
 
         console.info(f"report: {write_eval_report(report, report_html, options)}")
+
+
+def _check_checkpoints(run: str, ensemble: List[str]) -> None:
+    """RUN and every --ensemble member exist (a usage error, exit 2, like a missing --checkpoint)."""
+    from dfdetect.commands._common import check_checkpoint_arg
+    from dfdetect.default_model import is_default
+
+    for value, where in ((run, f"RUN {run}"), *((e, f"--ensemble '{e}'") for e in ensemble)):
+        if not is_default(value):
+            check_checkpoint_arg(value, where)
 
 
 def _check_files(test_csvs: List[Path], out: Optional[Path], scores: Optional[Path], plot: Optional[Path],

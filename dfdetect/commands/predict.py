@@ -22,9 +22,9 @@ EPILOG = (
 
 # Shown at the end of --help (cli.py passes it to Typer as the epilog).
 EXAMPLES = [
+    "dfdetect predict clip.mp4   # no --checkpoint: the bundled default model gives P(fake) and a verdict",
     "dfdetect predict demo/fake/fake_000.mp4 --checkpoint runs/dual",
     "dfdetect predict videos/ -c runs/seed0 -c runs/seed1 --out results.csv   # an ensemble: mean probability",
-    'find videos -name "*.mp4" | dfdetect predict - -c runs/dual --format jsonl',
 ]
 
 
@@ -51,9 +51,14 @@ def command(
     fail_on_fake: Annotated[bool, typer.Option("--fail-on-fake", help="Exit with code 3 when any video is judged fake.")] = False,
     detector: Annotated[Optional[str], typer.Option("--detector", help="Face detector.", show_default="the checkpoint's, else dlib")] = None,
     detector_model: Annotated[Optional[str], typer.Option("--detector-model", help="Weights file for detectors that need one.")] = None,
-    frames: Annotated[Optional[int], typer.Option("--frames", min=1, help="Frames sampled evenly per video.", show_default="as extract")] = None,
-    scale: Annotated[Optional[float], typer.Option("--scale", min=1.0, help="Crop = face box × scale.", show_default="the checkpoint's")] = None,
-    size: Annotated[Optional[int], typer.Option("--size", min=8, help="Face crop side in pixels.", show_default="the checkpoint's")] = None,
+    frames: Annotated[Optional[int], typer.Option("--frames", min=1, help="Frames sampled evenly per video.",
+                                                  show_default="the checkpoint's if it records one (the bundled model does), else 32")] = None,
+    scale: Annotated[Optional[float], typer.Option(
+        "--scale", min=1.0, help="Crop = face box × scale; another than the checkpoint's warns, over 10 % off is refused.",
+        show_default="the checkpoint's")] = None,
+    size: Annotated[Optional[int], typer.Option(
+        "--size", min=8, help="Face crop side in pixels; another than the checkpoint's warns, under half of it is refused.",
+        show_default="the checkpoint's")] = None,
     reference_positive: Annotated[Optional[str], typer.Option(
         "--reference-positive", help="What a reference-code checkpoint's output means (real or fake) when it has no label_map.",
         show_default=False)] = None,
@@ -63,14 +68,16 @@ def command(
         "--shard", help="Score only share i of n (e.g. 2/8), or 'auto' from the job array's environment; "
                         "--out FILE becomes FILE.part-i-of-n.EXT.")] = None,
 ) -> None:
-    """Score videos with a trained checkpoint (fake probability and verdict per video).
+    """Score videos: a fake probability and verdict per video, from the bundled default model or your checkpoint.
 
+    With no --checkpoint (and no $DFDETECT_CHECKPOINT) the model that ships with dfdetect is used.
     Face extraction and the model run in one go; the model and detector load once per batch."""
     prefer_passive_openmp()
     from dfdetect.device import validate_device_string
     from dfdetect.scoring.inference import check_aggregate
     from dfdetect.outputs import check_output_dir, check_output_file
-    from dfdetect.prediction.predictor import PredictOptions, PredictSummary, Predictor, expand_inputs, shard_inputs
+    from dfdetect.prediction.predictor import (
+        CHECKPOINT_ENV, PredictOptions, PredictSummary, Predictor, expand_inputs, shard_inputs)
     from dfdetect.prediction.writers import ResultWriter, choose_format, write_frame_timeline
 
     if threshold is not None and not 0.0 <= threshold <= 1.0:
@@ -91,12 +98,20 @@ def command(
         check_output_file(out, "--out")
     if frames_out:
         check_output_dir(frames_out, "--frames-out")
+    if explain:
+        check_output_dir(explain, "--explain")  # before any video: a file in the way is a usage error
     predictor = Predictor(
         ckpt, PredictOptions(threshold, aggregate, device, batch_size),
         dict(detector=detector, detector_model=detector_model, frames=frames, scale=scale, size=size),
         reference_positive=reference_positive,
     )
     predictor.detector  # noqa: B018 -- a bad --detector is a usage error now, not an error row per video
+    if ckpt == ["default"] and not checkpoint and not os.environ.get(CHECKPOINT_ENV, "").strip():
+        from dfdetect.default_model import describe
+
+        console.info(describe(threshold=predictor.options.threshold))  # once per run, with the threshold in use
+    for message in predictor.crop_warnings:
+        console.warn(message)
     if explain:
         from dfdetect.explain.video import check_explainable, explain_prediction
 
@@ -166,23 +181,17 @@ def _out_format(out: Path, fmt: Optional[str], stdout_format: str) -> str:
 
 def _checkpoint(checkpoint: Optional[str]) -> str:
     """--checkpoint or $DFDETECT_CHECKPOINT, which must exist: a missing one is a usage error (exit 2)."""
+    from dfdetect.commands._common import check_checkpoint_arg
+    from dfdetect.default_model import default_checkpoint, is_default
     from dfdetect.prediction.predictor import CHECKPOINT_ENV, resolve_checkpoint
 
-    from dfdetect.default_model import default_checkpoint, describe, is_default
-
+    if checkpoint is not None and not checkpoint.strip():
+        raise UsageError("--checkpoint '': empty; pass a RUN folder or checkpoint file, or omit it for the bundled default model")
     value = resolve_checkpoint(checkpoint)
     if is_default(value):
         default_checkpoint()  # checksum first: a corrupted copy stops here, before any video
-        if not checkpoint and not os.environ.get(CHECKPOINT_ENV, "").strip():
-            console.info(describe())  # once per run, not per video
         return value
-    where = f"--checkpoint {value}" if checkpoint else f"{CHECKPOINT_ENV}={value}"
-    try:
-        found = Path(value).exists()
-    except OSError as exc:
-        raise UsageError(f"{where}: {exc.strerror}") from None
-    if not found:
-        raise UsageError(f"{where}: no such checkpoint file or run folder; pass a RUN folder from `dfdetect train`")
+    check_checkpoint_arg(value, f"--checkpoint {value}" if checkpoint else f"{CHECKPOINT_ENV}={value}")
     return value
 
 

@@ -130,9 +130,15 @@ class EvalReport:
         cols = ["kind", "set", "group", "repeat", "ratio", "n_real", "n_fake", "n_skipped",
                 *(f"skipped_{r}" for r in SKIP_REASONS), "repeats"]
         cols += [c for m in ALL_METRICS for c in (m, f"{m}_std")] + CI_COLUMNS + ["note", "csv"]
-        model = self.config.get("model", "")
+        from dfdetect.scoring.ensemble import describe_model
+
+        members = self.config.get("ensemble") or []
+        # an ensemble says so, and which checkpoints it averaged, not just its first member's model
+        model = describe_model(self.config) if len(members) > 1 else self.config.get("model", "")
         df = pd.DataFrame(rows).reindex(columns=cols)
         df.insert(0, "model", model)
+        if len(members) > 1:
+            df.insert(1, "members", " + ".join(map(str, members)))
         df.insert(1, "threshold", self.threshold)
         return df
 
@@ -296,6 +302,7 @@ def evaluate(
     options = options or EvalOptions()
     runs = [str(run), *map(str, ensemble)]
     members = load_members(runs, device="cpu", reference_positive=reference_positive)
+    check_test_crops(members[0][1], test_csvs)
     with console.progress_task("scoring videos", None) as (progress, task):
         def tick(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
@@ -303,6 +310,20 @@ def evaluate(
         report = evaluate_models(members, test_csvs, options, on_progress=tick, checkpoints=runs)
     report.checkpoint = " + ".join(runs)
     return report
+
+
+def check_test_crops(config: dict[str, Any], test_csvs: Sequence[str | Path]) -> None:
+    """Warn when a test set's crops differ from the checkpoint's training crops; refuse a large
+    gap before anything is scored (dfdetect.scoring.crops says where the line is)."""
+    from dfdetect.scoring.crops import check_crops, csv_crops, trained_crops
+
+    trained = trained_crops(config)
+    if not trained:
+        return  # e.g. a reference-code checkpoint: nothing recorded to compare with
+    fix = "re-extract the test videos with " + " ".join(f"--{k} {v:g}" for k, v in trained.items())
+    for path in test_csvs:
+        for message in check_crops(config, csv_crops(path), str(path), fix):
+            console.warn(message)
 
 
 def _stack_is_empty(faces: Path) -> bool:

@@ -177,6 +177,7 @@ class Predictor:
         # options.threshold None means "the calibrated one": resolved once, so every reader sees the one used
         self.options = replace(self.options, threshold=resolve_threshold(self.options.threshold, self.scorer))
         self.extract_options = build_extract_options(self.config, **{"device": self.options.device, **(extract_overrides or {})})
+        self.crop_warnings = check_override_crops(self.config, extract_overrides or {})
         self._detector = None
         self.keep_faces = False  # --explain sets it: the stack then rides along on each prediction
 
@@ -236,6 +237,18 @@ class Predictor:
         pred = self.score_video(path)
         pred.threshold = self.options.threshold
         return pred
+
+
+def check_override_crops(config: dict[str, Any], overrides: dict[str, Any]) -> list[str]:
+    """--scale/--size that differ from the checkpoint's training crops: warnings, or a UsageError
+    where the gap is large (dfdetect.scoring.crops says where the line is)."""
+    from dfdetect.scoring.crops import check_crops
+
+    given = {k: overrides[k] for k in ("scale", "size") if overrides.get(k) is not None}
+    if not given:
+        return []
+    where = " ".join(f"--{k} {v:g}" for k, v in given.items())
+    return check_crops(config, given, where, "drop the option to use the checkpoint's crops")
 
 
 def _one_line(exc: BaseException) -> str:

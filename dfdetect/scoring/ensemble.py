@@ -112,9 +112,24 @@ def load_members(
     """Load every checkpoint; refuse members trained on differently extracted crops."""
     from dfdetect.checkpoint import load_model
 
+    check_distinct(checkpoints)
     members = [load_model(c, device=device, reference_positive=reference_positive) for c in checkpoints]
     check_same_crops([str(c) for c in checkpoints], [config for _, config in members])
     return members
+
+
+def check_distinct(checkpoints: Sequence[str | os.PathLike[str]]) -> None:
+    """Refuse a member named twice (a RUN and its best.ckpt count as one): a copy would weigh
+    that model double and make the ensemble look larger than it is."""
+    from dfdetect.checkpoint import resolve_checkpoint
+
+    seen: dict[str, str] = {}
+    for name in checkpoints:
+        key = os.path.realpath(resolve_checkpoint(name))
+        if key in seen:
+            raise UsageError(f"{name}: the same checkpoint as {seen[key]} ({key}); an ensemble's members must differ "
+                             "(name each RUN once)")
+        seen[key] = str(name)
 
 
 def check_same_crops(names: Sequence[str], configs: Sequence[dict[str, Any]]) -> None:
@@ -136,11 +151,19 @@ def ensemble_config(names: Sequence[str], configs: Sequence[dict[str, Any]]) -> 
     config = dict(configs[0])
     if len(configs) > 1:
         config["ensemble"] = list(names)
+        config["ensemble_models"] = [str(c.get("model", "model")) for c in configs]  # members may differ
     return config
 
 
 def describe_model(config: dict[str, Any]) -> str:
-    """'dual', or 'ensemble of 4 × cnn' for an ensemble config (table titles)."""
+    """'dual'; for an ensemble 'ensemble of 4 × cnn', or 'ensemble of 4: 2 × cnn + 2 × dual' when
+    its members differ (table titles, reports and results.csv's model column)."""
     model = str(config.get("model", "model"))
     members = config.get("ensemble") or []
-    return f"ensemble of {len(members)} × {model}" if len(members) > 1 else model
+    if len(members) <= 1:
+        return model
+    kinds = config.get("ensemble_models") or [model] * len(members)
+    counts = {k: kinds.count(k) for k in dict.fromkeys(kinds)}  # first-seen order
+    if len(counts) == 1:
+        return f"ensemble of {len(members)} × {kinds[0]}"
+    return f"ensemble of {len(members)}: " + " + ".join(f"{n} × {k}" for k, n in counts.items())
