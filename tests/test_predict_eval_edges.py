@@ -172,6 +172,8 @@ def test_predict_help_shows_the_default_model_and_no_as_extract() -> None:
     assert "from the bundled default model or your checkpoint" in text
     assert "dfdetect predict clip.mp4 # no --checkpoint: the bundled default model" in text
     assert "as extract" not in text
+    face_line = next(line for line in r.stdout.splitlines() if "Face extraction and the model" in line)
+    assert face_line.startswith(" Face extraction")  # not indented by the docstring's own indentation
 
 
 def test_a_corrupted_default_model_in_a_checkout_says_restore_it_with_git(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import time
@@ -195,4 +196,5 @@ def _checkpoint(checkpoint: Optional[str]) -> str:
     return value
 
 
-command.__doc__ = (command.__doc__ or "") + "\n\n" + EPILOG
+# cleandoc first: the unindented epilog would otherwise keep the docstring's indentation in --help
+command.__doc__ = inspect.cleandoc(command.__doc__ or "") + "\n\n" + EPILOG
