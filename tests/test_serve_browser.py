@@ -87,3 +87,16 @@ def test_page_checks_a_clip(browser, server: Server, tmp_path: Path) -> None:
     browser.save_screenshot(str(folder / "serve-page-phone.png"))
     assert (folder / "serve-page.png").stat().st_size > 10_000
     assert list(server.upload_folder().iterdir()) == []
+
+
+def test_api_reference_renders_from_the_servers_own_openapi(browser, server: Server) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(server.url + "/docs")
+    WebDriverWait(browser, 60).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#endpoints h3")) >= 5)
+    titles = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "#endpoints h3")]
+    assert "POST /v1/predict" in titles and "GET /v1/jobs/{job_id}" in titles and "GET /healthz" in titles
+    assert "multipart/form-data" in browser.find_element(By.ID, "endpoints").text
+    urls = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert all(u.startswith(server.url) for u in urls), urls

@@ -51,7 +51,9 @@ ERRORS = {code: {"description": text + ' (JSON: {"error": ..., "fix": ...})'} fo
 
 
 def create_app(options: ServeOptions, jobs: JobQueue, upload_dir: Path) -> FastAPI:
-    app = FastAPI(title="dfdetect", version=__version__, description=DESCRIPTION)
+    # /docs is our own page drawn from /openapi.json (no CDN); FastAPI's Swagger UI, which loads
+    # its script from a CDN, moves to /docs/swagger.
+    app = FastAPI(title="dfdetect", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -88,6 +90,16 @@ def create_app(options: ServeOptions, jobs: JobQueue, upload_dir: Path) -> FastA
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def api_reference() -> FileResponse:
+        return FileResponse(STATIC / "api.html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/docs/swagger", include_in_schema=False)
+    async def swagger() -> Any:
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="dfdetect API")
 
     @app.get("/healthz", summary="200 with the model's name once it is loaded")
     async def healthz() -> dict[str, Any]:

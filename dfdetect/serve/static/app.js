@@ -106,6 +106,7 @@
       verdict.textContent = "Likely real";
       $("verdict-detail").textContent = "The model found no strong sign of manipulation (probability below the threshold).";
     }
+    $("result-trust").textContent = $("trust").textContent;
     $("prob").textContent = scored ? r.fake_prob.toFixed(3) : "n/a";
     $("threshold").textContent = r.threshold !== undefined && r.threshold !== null ? Number(r.threshold).toFixed(3) : "n/a";
     $("faces").textContent = r.faces + " of " + r.frames;
