@@ -211,3 +211,27 @@ def test_killed_run_keeps_cache_valid_and_resumes(robust_data, tmp_path):
     assert result.exit_code == 0, result.output
     assert "2 cached, 8 extracted" in result.output
     assert len(list(cache.rglob("*.npz"))) == 10
+
+
+def test_threshold_comes_from_calibration_else_half():
+    from dfdetect.errors import UsageError
+    from dfdetect.robustness.runner import resolve_threshold
+
+    assert resolve_threshold({"calibration": {"threshold": 0.31, "temperature": 2.0}}, None) == (
+        0.31, "the checkpoint's calibrated threshold")
+    assert resolve_threshold({}, None)[0] == 0.5 and "no calibrated threshold" in resolve_threshold({}, None)[1]
+    assert resolve_threshold({"calibration": {"threshold": 0.31}}, 0.7) == (0.7, "--threshold")
+    with pytest.raises(UsageError, match="outside"):
+        resolve_threshold({}, 1.5)
+
+
+def test_report_section_joins_an_existing_page(tmp_path):
+    from dfdetect.report.html import add_section, render_page
+
+    page = tmp_path / "eval.html"
+    page.write_text(render_page("eval report", "sub", [("Metrics", "<p>the eval table</p>")]))
+    add_section(page, "robustness", "Robustness", "<p>first</p>", "unused")
+    add_section(page, "robustness", "Robustness", "<p>second</p>", "unused")
+    text = page.read_text()
+    assert "the eval table" in text and "<p>second</p>" in text and "<p>first</p>" not in text
+    assert text.count("<h2>Robustness</h2>") == 1 and text.rstrip().endswith("</html>")
