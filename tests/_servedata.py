@@ -27,8 +27,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def tiny_serve_checkpoint(path: Path) -> Path:
-    """A tiny model that samples 4 frames of 32 px (fast), recorded in its extraction section."""
+def tiny_serve_checkpoint(path: Path, calibration: dict | None = None) -> Path:
+    """A tiny model that samples 4 frames of 32 px (fast), recorded in its extraction section;
+    with CALIBRATION stored as `train` stores it (evaluation/calibration.py)."""
     import torch
 
     save_tiny_checkpoint(path, frames=4, img_size=32)
@@ -37,6 +38,8 @@ def tiny_serve_checkpoint(path: Path) -> Path:
 
     config = json.loads(payload["config"])
     config["extraction"] = {"frames": 4, "size": 32}
+    if calibration:
+        config["calibration"] = calibration
     payload["config"] = json.dumps(config, sort_keys=True)
     torch.save(payload, path)
     return path

@@ -18,6 +18,7 @@ from _servedata import Server, httpx, tiny_serve_checkpoint
 pytestmark = pytest.mark.slow
 TOKEN = "s3cret-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+CALIBRATION = {"method": "temperature", "temperature": 2.0, "threshold": 0.52, "policy": "balanced"}
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict:
     (allowed / "link.mp4").symlink_to(outside)
     token_file = root / "token"
     token_file.write_text(TOKEN + "\n")
-    ckpt = tiny_serve_checkpoint(root / "tiny.ckpt")
+    ckpt = tiny_serve_checkpoint(root / "tiny.ckpt", calibration=CALIBRATION)
     return {"root": root, "allowed": allowed, "clip": clip, "outside": outside, "ckpt": ckpt, "token": token_file}
 
 
@@ -53,7 +54,9 @@ def cli_score(media: dict) -> float:
     r = CliRunner().invoke(app, ["predict", str(media["clip"]), "-c", str(media["ckpt"]), "--format", "json",
                                  "--device", "cpu"], env={"DFDETECT_CHECKPOINT": ""})
     assert r.exit_code == 0, r.output
-    return json.loads(r.stdout)[0]["fake_prob"]
+    row = json.loads(r.stdout)[0]
+    assert row["threshold"] == CALIBRATION["threshold"]  # the CLI reads the calibration too
+    return row["fake_prob"]
 
 
 def post_file(server: Server, data: bytes, name: str = "clip.mp4", headers: dict | None = None, **params) -> httpx.Response:
@@ -77,7 +80,8 @@ def test_health_is_open_and_the_token_guards_v1(server: Server) -> None:
     assert_json_error(httpx.get(server.url + "/v1/model", headers={"Authorization": TOKEN}), 401)  # no scheme
     model = httpx.get(server.url + "/v1/model", headers=AUTH).json()
     assert model["model"] == "dual" and model["input"]["img_size"] == 32 and model["extraction"]["frames"] == 4
-    assert model["threshold"] == 0.5 and "trust" in model and model["paths_allowed"]
+    assert model["threshold"] == 0.52 and model["calibration"]["temperature"] == 2.0  # the checkpoint's own
+    assert model["trust"] and model["paths_allowed"]
     # uploads are refused before they are read
     assert_json_error(post_file(server, b"x" * 100, headers={}), 401)
     spec = httpx.get(server.url + "/openapi.json").json()
@@ -90,7 +94,8 @@ def test_upload_scores_like_the_cli(server: Server, media: dict, cli_score: floa
     body = r.json()
     assert body["fake_prob"] == cli_score
     assert body["path"] == "evil name.mp4"  # the client's name is shown, never used as a path
-    assert body["verdict"] == ("fake" if cli_score >= body["threshold"] else "real")
+    assert body["threshold"] == 0.52 and body["verdict"] == ("fake" if cli_score >= 0.52 else "real")
+    assert body["frame_threshold"] != 0.52  # the same threshold on the frames' raw scale
     assert body["status"] == "ok" and body["frames"] == 4 and len(body["timeline"]) == 4
     assert "explain_png" not in body
     explained = post_file(server, media["clip"].read_bytes(), explain=1).json()

@@ -85,6 +85,10 @@ def score_video(predictor: "Predictor", path: str, name: str, explain: bool,
     result["path"] = name
     result.setdefault("threshold", predictor.options.threshold)
     result["fps"] = pred.fps
+    # frame probabilities stay on the model's raw scale (scoring/inference.py): the timeline's
+    # threshold line is the verdict's threshold taken to that scale
+    raw = getattr(predictor.scorer, "raw_threshold", None)
+    result["frame_threshold"] = float(raw(result["threshold"])) if raw and result["threshold"] is not None else result["threshold"]
     result["timeline"] = [
         {"frame": int(i), "prob": round(float(p), 6), "detected": bool(d)}
         for i, p, d in zip(pred.frame_indices, pred.frame_probs,
@@ -127,16 +131,13 @@ def model_info(predictor: "Predictor") -> dict[str, Any]:
         "input": {"frames": config.get("frames"), "img_size": config.get("img_size"),
                   "mean": config.get("mean"), "std": config.get("std")},
         "extraction": {k: getattr(predictor.extract_options, k) for k in ("detector", "frames", "scale", "size")},
-        "threshold": predictor.options.threshold,
-        "calibration": config.get("calibration"),
+        "threshold": predictor.options.threshold,  # resolved by the Predictor: the calibrated one, else 0.5
+        "calibration": config.get("calibration"),  # None for a checkpoint trained without it
         "ensemble": config.get("ensemble"),
         "quality": {"val_video_auc": config.get("val_video_auc")},
         "description": None,
         "trust": "",
     }
-    calibration = config.get("calibration")
-    if isinstance(calibration, dict) and calibration.get("threshold") is not None:
-        info["threshold"] = calibration["threshold"]
     try:
         from dfdetect.models.summary import model_rows
 

@@ -110,7 +110,7 @@
     $("prob").textContent = scored ? r.fake_prob.toFixed(3) : "n/a";
     $("threshold").textContent = r.threshold !== undefined && r.threshold !== null ? Number(r.threshold).toFixed(3) : "n/a";
     $("faces").textContent = r.faces + " of " + r.frames;
-    drawTimeline(r.timeline || [], r.threshold, r.fps);
+    drawTimeline(r.timeline || [], r.frame_threshold !== undefined ? r.frame_threshold : r.threshold, r.fps);
     $("cam-box").hidden = !r.explain_png;
     if (r.explain_png) { $("cam").src = r.explain_png; }
   }
