@@ -81,6 +81,54 @@ def test_pooled_auc_is_over_every_video_once_with_its_interval(folds_run: dict) 
         assert row["fold_auc_std"] == pytest.approx(per_fold.std(ddof=1))
 
 
+def test_pooled_auc_has_an_identity_group_interval_beside_delongs(folds_run: dict) -> None:
+    from dfdetect.evaluation.intervals import group_bootstrap_auc_ci
+
+    out = folds_run["out"]
+    oof = pd.read_csv(out / "oof_scores.csv")
+    assert (oof["group"] == oof["video_id"]).all()  # write_folds: every video is its own group
+    pooled = pd.read_csv(out / "results.csv")
+    for loss in ("bce", "auc"):
+        part, row = oof[oof["loss"] == loss], pooled[pooled["loss"] == loss].iloc[0]
+        ci = group_bootstrap_auc_ci(part["label"], part["score"], part["group"], n_boot=2000, seed=0)
+        assert row["groups"] == 36
+        assert row["pooled_auc_group_lo"] == pytest.approx(ci.lo) and row["pooled_auc_group_hi"] == pytest.approx(ci.hi)
+        assert row["pooled_auc_group_lo"] <= row["pooled_auc"] <= row["pooled_auc_group_hi"]
+    assert "by identity group" in folds_run["result"].stdout and "(36 groups)" in folds_run["result"].stdout
+
+
+def _folds_json(folds: Path, k: int) -> None:
+    import json
+
+    (folds / "folds.json").write_text(json.dumps({"folds": [{"dir": f"fold_{i}"} for i in range(k)]}))
+
+
+def test_a_folds_folder_that_does_not_match_its_folds_json_is_refused(tmp_path: Path) -> None:
+    import shutil
+
+    write_folds(tmp_path)
+    folds = tmp_path / "folds"
+    _folds_json(folds, 3)
+    shutil.rmtree(folds / "fold_1")
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["benchmark", "--data", str(folds), "--models", "meso4", "--out", str(out)], env=ENV)
+    assert r.exit_code == 1 and "folds.json lists 3 folds but fold_1/ is missing" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not out.exists()
+    _folds_json(folds, 1)  # now fold_2/ is one folds.json does not list
+    r = CliRunner().invoke(app, ["benchmark", "--data", str(folds), "--models", "meso4", "--out", str(out)], env=ENV)
+    assert r.exit_code == 1 and "fold_2/ is not one of the 1 folds folds.json lists" in r.stderr
+
+
+def test_duplicate_names_are_refused_before_any_training(tmp_path: Path) -> None:
+    write_folds(tmp_path)
+    out = tmp_path / "out"
+    for option, value, name in (("--models", "meso4,meso4", "meso4"), ("--losses", "bce,bce", "bce")):
+        r = CliRunner().invoke(app, ["benchmark", "--data", str(tmp_path / "folds"), option, value,
+                                     "--out", str(out)], env=ENV)
+        assert r.exit_code == 2 and f"{option}: '{name}' given twice" in r.stderr
+    assert not out.exists()
+
+
 def test_a_fold_without_test_csv_is_a_one_line_error(tmp_path: Path) -> None:
     write_folds(tmp_path)
     (tmp_path / "folds" / "fold_1" / "test.csv").unlink()

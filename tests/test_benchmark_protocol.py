@@ -124,3 +124,34 @@ def test_paper_protocol_refuses_data_and_too_few_fakes(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "unknown modifier '+xx'" in r.stderr
     r = CliRunner().invoke(app, ["benchmark", "--protocol", "nope"], env=ENV)
     assert r.exit_code == 2 and "--protocol must be one of" in r.stderr
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--ratios", "1:1"], "the widest ratio must hold at least 4 reals per fake (1:4 or wider"),
+    (["--ratios", "abc"], "--ratios: 'abc' is not a ratio"),
+    (["--ratios", "1:4,1:10,1:4"], "--ratios: '1:4' given twice"),
+    (["--losses", "bce,bce"], "--losses: 'bce' given twice"),
+    (["--models", "meso4,cnn,meso4"], "--models: 'meso4' given twice"),
+])
+def test_paper_protocol_refuses_bad_ratios_and_duplicates_before_any_work(tmp_path: Path, args, words) -> None:
+    r = CliRunner().invoke(app, ["benchmark", "--protocol", "paper", *args, "--out", str(tmp_path / "out")],
+                           env={**ENV, "DFDETECT_CACHE": str(tmp_path / "cache")})
+    assert r.exit_code == 2 and words in r.stderr, r.output
+    assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()
+
+
+def test_library_accepts_a_narrow_ratio_beside_a_wide_one() -> None:
+    from dfdetect.benchmarking.paper import PaperOptions, check_paper_options
+
+    assert check_paper_options(PaperOptions(models=["meso4"], ratios=["1:1", "1:10"])) == [(1, 1), (1, 10)]
+
+
+def test_a_failed_pool_build_leaves_no_partial_folder(tmp_path: Path) -> None:
+    from dfdetect.benchmarking.paper_data import PoolSpec
+    from dfdetect.errors import DfdetectError, UsageError
+
+    with pytest.raises(UsageError, match="at least as many real as fake train clips"):
+        build_pool(PoolSpec(n_train_real=2, n_train_fake=4, n_test_real=4, n_test_fake=2), tmp_path)
+    with pytest.raises(DfdetectError, match="n_frames must be at least 1"):  # fails while rendering the first clip
+        build_pool(PoolSpec(n_train_real=2, n_train_fake=1, n_test_real=2, n_test_fake=1, frames=0), tmp_path)
+    assert not list(tmp_path.rglob("*.partial-*")) and not list(tmp_path.rglob("pool.csv"))

@@ -3,14 +3,15 @@ fold_{K-1}, each with train.csv, val.csv and test.csv, every video in exactly on
 
 One model per fold per model × loss (trained on fold_i/train.csv, best.ckpt selected on
 fold_i/val.csv, scored on fold_i/test.csv). The out-of-fold video scores of all folds are pooled
-into one AUC over every video, with DeLong's 95 % interval; the per-fold AUCs give the spread.
+into one AUC over every video, with DeLong's 95 % interval (videos as independent) and a cluster
+bootstrap over identity groups (the `group` column: videos of one identity are not independent,
+so this interval is the honest one where groups hold several videos); the per-fold AUCs give the
+spread.
 Pooling assumes the fold models' scores are on a comparable scale (same recipe, same data size),
 the usual practice for out-of-fold AUC; the per-fold spread shows when they are not.
 """
 
 from __future__ import annotations
-
-import math
 
 import re
 import time
@@ -25,9 +26,24 @@ _FOLD = re.compile(r"fold_(\d+)")
 
 
 def find_folds(splits: Path) -> list[Path]:
-    """fold_0, fold_1, … (numeric order) if SPLITS is a folds folder, else []."""
-    folds = [p for p in Path(splits).iterdir() if p.is_dir() and _FOLD.fullmatch(p.name)] if Path(splits).is_dir() else []
+    """fold_0, fold_1, … (numeric order) if SPLITS is a folds folder, else [].
+
+    Where SPLITS holds a folds.json, the fold folders must be exactly the ones it lists: a missing
+    fold_i/ would silently shrink the "pooled" AUC to the other folds' videos."""
+    splits = Path(splits)
+    folds = [p for p in splits.iterdir() if p.is_dir() and _FOLD.fullmatch(p.name)] if splits.is_dir() else []
     folds.sort(key=lambda p: int(_FOLD.fullmatch(p.name).group(1)))  # type: ignore[union-attr]
+    listed = _listed_folds(splits)
+    if listed is not None:
+        missing = [name for name in listed if not (splits / name).is_dir()]
+        if missing:
+            raise DfdetectError(f"{splits}: folds.json lists {len(listed)} folds but {missing[0]}/ is missing, so a "
+                                f"pooled AUC would leave its videos out; re-run `dfdetect split --folds {len(listed)}`")
+        extra = [p.name for p in folds if p.name not in listed]
+        if extra:
+            raise DfdetectError(f"{splits}: {extra[0]}/ is not one of the {len(listed)} folds folds.json lists; "
+                                f"remove it or re-run `dfdetect split --folds K`")
+        folds = [splits / name for name in listed]
     for fold in folds:
         for name in ("train.csv", "test.csv"):
             if not (fold / name).is_file():
@@ -36,12 +52,28 @@ def find_folds(splits: Path) -> list[Path]:
     return folds
 
 
-def auc_confidence_interval(labels: Any, scores: Any, level: float = 0.95) -> tuple[float, float, float]:
-    """(auc, lo, hi): DeLong's interval (dfdetect.evaluation.intervals, as eval reports it); NaNs for one class."""
-    from dfdetect.evaluation.intervals import auc_with_ci
+def _listed_folds(splits: Path) -> list[str] | None:
+    """The fold folder names folds.json lists, None without a folds.json."""
+    import json
 
-    ci = auc_with_ci(labels, scores, level)
-    return (ci.auc, ci.lo, ci.hi) if ci is not None else (math.nan, math.nan, math.nan)
+    from dfdetect.splitting.layout import FOLDS_NAME
+
+    path = splits / FOLDS_NAME
+    if not path.is_file():
+        return None
+    try:
+        return [Path(f["dir"]).name for f in json.loads(path.read_text(encoding="utf-8"))["folds"]]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise DfdetectError(f"{path}: not a folds.json written by `dfdetect split --folds` ({exc})") from None
+
+
+def fold_test_groups(fold: Path) -> dict[str, str]:
+    """video_id -> identity group of a fold's test.csv (the video itself where no group is given)."""
+    import pandas as pd
+
+    df = pd.read_csv(fold / "test.csv", dtype=str, keep_default_na=False)
+    groups = df["group"] if "group" in df else df["video_id"]
+    return {v: (g or v) for v, g in zip(df["video_id"], groups)}
 
 
 @dataclass
@@ -56,10 +88,10 @@ class FoldsResult:
 
 def run_folds(options: Any) -> FoldsResult:
     """`options` is a runner.BenchmarkOptions whose `data` is a folds folder."""
-    import numpy as np
     import pandas as pd
 
-    from dfdetect.benchmarking.cells import run_pool
+    from dfdetect.benchmarking.experiment import run_pool
+    from dfdetect.benchmarking.oof import fold_spread, pooled_auc
     from dfdetect.benchmarking.runner import check_benchmark_names, run_combo, default_out_dir, resolve_jobs
     from dfdetect.manifest import write_csv_atomic
 
@@ -76,39 +108,38 @@ def run_folds(options: Any) -> FoldsResult:
     console.info(f"training {len(tasks)} models ({len(combos)} model × loss pairs × {len(folds)} folds), {jobs} at a time ...")
     count = [0]
 
-    def done(i: int, outcome: tuple) -> None:
+    def done(i: int, outcome: Any) -> None:
         count[0] += 1
         m, loss, _, fold, _, _ = tasks[i]
-        auc = outcome[1].sets[0].metrics.get("auc")
-        console.info(f"[{count[0]}/{len(tasks)}] {m}+{loss} {fold.name}: {outcome[2]:.0f}s train, "
+        auc = outcome.test_set().metrics.get("auc")
+        console.info(f"[{count[0]}/{len(tasks)}] {m}+{loss} {fold.name}: {outcome.train_s:.0f}s train, "
                      f"test AUC {'n/a' if auc is None else f'{auc:.3f}'}")
 
     outcomes = run_pool(run_combo, tasks, jobs, on_done=done)
     result = FoldsResult(out, folds)
     scores = []
-    for (m, loss, _, fold, _, _), (run_dir, report, train_s, eval_s) in zip(tasks, outcomes):
-        test = report.sets[0]
-        result.runs[f"{m}+{loss}/{fold.name}"] = Path(run_dir)
+    groups = {fold.name: fold_test_groups(fold) for fold in folds}
+    for (m, loss, _, fold, _, _), outcome in zip(tasks, outcomes):
+        test = outcome.test_set()
+        result.runs[f"{m}+{loss}/{fold.name}"] = Path(outcome.run_dir)
         result.fold_rows.append({"model": m, "loss": loss, "fold": fold.name, "n_real": test.metrics["n_real"],
                                  "n_fake": test.metrics["n_fake"], "auc": test.metrics.get("auc"),
-                                 "frame_auc": test.metrics.get("frame_auc"), "train_s": round(train_s, 2),
-                                 "eval_s": round(eval_s, 2), "run": str(run_dir)})
+                                 "frame_auc": test.metrics.get("frame_auc"), "train_s": round(outcome.train_s, 2),
+                                 "eval_s": round(outcome.eval_s, 2), "run": str(outcome.run_dir)})
         scores.append(pd.DataFrame({"model": m, "loss": loss, "fold": fold.name, "video_id": test.video_ids,
+                                    "group": [groups[fold.name].get(v, v) for v in test.video_ids],
                                     "label": test.labels, "score": test.video_scores}))
     oof = pd.concat(scores, ignore_index=True)
     for m, loss in combos:
         part = oof[(oof["model"] == m) & (oof["loss"] == loss)]
         per_fold = [r["auc"] for r in result.fold_rows if r["model"] == m and r["loss"] == loss and r["auc"] is not None]
         row: dict[str, Any] = {"model": m, "loss": loss, "videos": len(part), "n_real": int((part["label"] == 0).sum()),
-                               "n_fake": int((part["label"] == 1).sum()), "folds": len(folds)}
-        if row["n_real"] and row["n_fake"]:
-            auc, lo, hi = auc_confidence_interval(part["label"].to_numpy(), part["score"].to_numpy())
-            row.update(pooled_auc=auc, pooled_auc_lo=lo, pooled_auc_hi=hi)
-        else:
-            row.update(pooled_auc=None, pooled_auc_lo=None, pooled_auc_hi=None)
-        row.update(fold_auc_mean=float(np.mean(per_fold)) if per_fold else None,
-                   fold_auc_std=float(np.std(per_fold, ddof=1)) if len(per_fold) > 1 else None,
-                   fold_auc_min=min(per_fold, default=None), fold_auc_max=max(per_fold, default=None))
+                               "n_fake": int((part["label"] == 1).sum()), "groups": int(part["group"].nunique()),
+                               "folds": len(folds)}
+        pooled = pooled_auc(part["label"].to_numpy(), part["score"].to_numpy(), part["group"].to_numpy(),
+                            seed=options.seed)
+        row.update({f"pooled_{k}": v for k, v in pooled.items()})
+        row.update(fold_spread(per_fold))
         result.pooled.append(row)
     result.timings["total"] = time.perf_counter() - started
     write_csv_atomic(oof, out / "oof_scores.csv")
@@ -118,19 +149,27 @@ def run_folds(options: Any) -> FoldsResult:
 
 
 def folds_table(pooled: Sequence[dict[str, Any]]):
-    """Rows = model × loss: pooled out-of-fold AUC [95 % DeLong], per-fold mean ± std and range."""
+    """Rows = model × loss: pooled out-of-fold AUC [95 % DeLong] and [95 % identity-group
+    bootstrap], per-fold mean ± std and range."""
     from rich.table import Table
 
     folds = max((r["folds"] for r in pooled), default=0)
     table = Table(title=f"dfdetect benchmark: pooled out-of-fold video AUC over {folds} folds", header_style="bold")
     for name, justify in (("model", "left"), ("loss", "left"), ("videos (real/fake)", "right"),
-                          ("pooled AUC [95 % DeLong]", "right"), ("folds mean ± std", "right"), ("fold range", "right")):
+                          ("pooled AUC [95 % DeLong]", "right"), ("[95 % by identity group]", "right"),
+                          ("folds mean ± std", "right"), ("fold range", "right")):
         table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for r in pooled:
-        pooled_text = "n/a" if r["pooled_auc"] is None else \
-            f"{r['pooled_auc']:.3f} [{r['pooled_auc_lo']:.3f}, {r['pooled_auc_hi']:.3f}]"
+        pooled_text = "n/a" if r["pooled_auc"] is None else f"{r['pooled_auc']:.3f} " + _bounds(r, "pooled_auc")
+        group_text = _bounds(r, "pooled_auc_group") + f" ({r.get('groups', '?')} groups)"
         mean = "n/a" if r["fold_auc_mean"] is None else f"{r['fold_auc_mean']:.3f}" + (
             "" if r["fold_auc_std"] is None else f" ± {r['fold_auc_std']:.3f}")
         spread = "n/a" if r["fold_auc_min"] is None else f"{r['fold_auc_min']:.3f}–{r['fold_auc_max']:.3f}"
-        table.add_row(r["model"], r["loss"], f"{r['videos']} ({r['n_real']}/{r['n_fake']})", pooled_text, mean, spread)
+        table.add_row(r["model"], r["loss"], f"{r['videos']} ({r['n_real']}/{r['n_fake']})", pooled_text, group_text,
+                      mean, spread)
     return table
+
+
+def _bounds(row: dict[str, Any], prefix: str) -> str:
+    lo, hi = row.get(f"{prefix}_lo"), row.get(f"{prefix}_hi")
+    return "[n/a]" if lo is None or hi is None else f"[{lo:.3f}, {hi:.3f}]"

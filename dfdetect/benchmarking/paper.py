@@ -69,7 +69,10 @@ class PaperResult:
     plots: list[Path] = field(default_factory=list)
 
 
-def _check(options: PaperOptions) -> list[tuple[int, int]]:
+def check_paper_options(options: PaperOptions) -> list[tuple[int, int]]:
+    """Refuse bad options before any work (UsageError naming the option); the parsed ratios."""
+    from dfdetect.benchmarking.paper_data import FAKE_POOL
+    from dfdetect.benchmarking.runner import refuse_duplicates
     from dfdetect.models import list_models
     from dfdetect.models.registry import MODELS
     from dfdetect.splitting import parse_ratio
@@ -81,10 +84,19 @@ def _check(options: PaperOptions) -> list[tuple[int, int]]:
         raise UsageError("--models, --losses and --ratios need at least one entry each")
     if not 0 < options.fake_per_batch < options.batch_size:
         raise UsageError("--fake-per-batch must be between 1 and --batch-size - 1")
+    refuse_duplicates(options.models, "--models")
+    refuse_duplicates(options.losses, "--losses")
+    ratios = [parse_ratio(r, "--ratios") for r in options.ratios]
+    refuse_duplicates(ratios, "--ratios", list(options.ratios))
+    widest = max(math.ceil(real / fake) for fake, real in ratios)
+    if widest < FAKE_POOL:
+        raise UsageError(f"--ratios {','.join(options.ratios)}: the widest ratio must hold at least {FAKE_POOL} reals "
+                         f"per fake (1:{FAKE_POOL} or wider, e.g. --ratios {options.ratios[0]},1:10): the synthetic "
+                         f"pool is sized by it and keeps {FAKE_POOL} times the fakes a draw needs")
     list_models()
     for name in options.models:
         MODELS.entry(name)
-    return [parse_ratio(r) for r in options.ratios]
+    return ratios
 
 
 def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float, float]:
@@ -104,11 +116,12 @@ def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, flo
 
 
 def run_paper_protocol(options: PaperOptions) -> PaperResult:
-    from dfdetect.benchmarking.cells import CellSpec, parse_recipe, run_cell, run_pool
+    from dfdetect.benchmarking.cells import CellSpec, parse_recipe, run_cell
+    from dfdetect.benchmarking.experiment import run_pool
     from dfdetect.benchmarking.paper_data import build_pool, draw_sets, pool_spec_for
     from dfdetect.benchmarking.runner import QUICK_MODEL_OPTIONS, default_out_dir, resolve_jobs
 
-    ratios = _check(options)
+    ratios = check_paper_options(options)
     recipes = [parse_recipe(name) for name in options.losses]
     out = Path(options.out) if options.out else default_out_dir()
     out.mkdir(parents=True, exist_ok=True)

@@ -37,6 +37,8 @@ POOL_COLUMNS = ["video_id", "path", "label", "group", "method", "dataset", "spli
 #: Bump when the rendering below changes, so that old caches are not reused.
 GENERATOR_VERSION = 1
 FACE_SCALE = 0.9  # face box side / frame side: a crop-like close-up
+#: The pool holds this many times the fakes one draw needs, so that seeds draw different fakes.
+FAKE_POOL = 4
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class PoolSpec:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def pool_spec_for(ratios: Sequence[tuple[int, int]], train_fakes: int, test_fakes: int, *, fake_pool: int = 4,
+def pool_spec_for(ratios: Sequence[tuple[int, int]], train_fakes: int, test_fakes: int, *, fake_pool: int = FAKE_POOL,
                   frames: int = 4, size: int = 64, difficulty: float = 0.0, seed: int = 0) -> PoolSpec:
     """The smallest pool that holds a train and a test draw at every ratio."""
     worst = max(math.ceil(real / fake) for fake, real in ratios)
@@ -83,27 +85,12 @@ def _seed(*parts: int) -> int:
     return int(np.random.SeedSequence(list(parts)).generate_state(1)[0])
 
 
-def build_pool(spec: PoolSpec, root: Path | None = None) -> tuple[Path, bool]:
-    """The pool folder (pool.csv + faces/), generated unless cached; returns (folder, reused)."""
+def _render_pool(spec: PoolSpec, plan: list[tuple[str, int, bool]], partial: Path) -> None:
+    """Render every planned clip into partial/faces/, then partial/pool.csv and spec.json."""
     import pandas as pd
 
-    folder = (root or cache_root()) / "paper-synth" / spec.key()
-    if (folder / "pool.csv").is_file():
-        return folder, True
-    if spec.size < 64 or spec.size % 2:
-        raise UsageError(f"--img-size {spec.size}: the synthetic paper data needs an even size >= 64")
-    partial = folder.with_name(folder.name + f".partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
     (partial / "faces").mkdir(parents=True)
     rows = []
-    plan = []  # (split, identity index, fake?) ; identities of train and test never overlap
-    for split, n_real, n_fake, offset in (("train", spec.n_train_real, spec.n_train_fake, 0),
-                                          ("test", spec.n_test_real, spec.n_test_fake, spec.n_train_real)):
-        if n_fake > n_real:
-            raise UsageError(f"the pool needs at least as many real as fake {split} clips ({n_real} < {n_fake})")
-        plan += [(split, offset + i, False) for i in range(n_real)]
-        plan += [(split, offset + i, True) for i in range(n_fake)]  # fake i blends identity i
-    start = time.perf_counter()
     with console.progress_task(f"rendering {len(plan)} synthetic face stacks", len(plan)) as (progress, task):
         for done, (split, ident, fake) in enumerate(plan, start=1):
             vid = f"{split}_{'fake' if fake else 'real'}_{ident:05d}"
@@ -117,6 +104,31 @@ def build_pool(spec: PoolSpec, root: Path | None = None) -> tuple[Path, bool]:
     pd.DataFrame(rows, columns=POOL_COLUMNS).to_csv(partial / "pool.csv", index=False)
     (partial / "spec.json").write_text(json.dumps({**asdict(spec), "version": __version__,
                                                    "generator": GENERATOR_VERSION}, indent=2) + "\n")
+
+
+def build_pool(spec: PoolSpec, root: Path | None = None) -> tuple[Path, bool]:
+    """The pool folder (pool.csv + faces/), generated unless cached; returns (folder, reused)."""
+    folder = (root or cache_root()) / "paper-synth" / spec.key()
+    if (folder / "pool.csv").is_file():
+        return folder, True
+    if spec.size < 64 or spec.size % 2:
+        raise UsageError(f"--img-size {spec.size}: the synthetic paper data needs an even size >= 64")
+    plan = []  # (split, identity index, fake?) ; identities of train and test never overlap
+    for split, n_real, n_fake, offset in (("train", spec.n_train_real, spec.n_train_fake, 0),
+                                          ("test", spec.n_test_real, spec.n_test_fake, spec.n_train_real)):
+        if n_fake > n_real:
+            raise UsageError(f"the pool needs at least as many real as fake {split} clips ({n_real} < {n_fake}); "
+                             f"widen the widest of --ratios")
+        plan += [(split, offset + i, False) for i in range(n_real)]
+        plan += [(split, offset + i, True) for i in range(n_fake)]  # fake i blends identity i
+    partial = folder.with_name(folder.name + f".partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    start = time.perf_counter()
+    try:
+        _render_pool(spec, plan, partial)
+    except BaseException:  # an error or ^C leaves no half-written .partial folder behind
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     try:
         os.replace(partial, folder)  # atomic: a killed run leaves only a .partial folder
     except OSError:

@@ -8,7 +8,6 @@ checkpoints stay in OUT/runs/<model>-<loss>/ so that `dfdetect predict` can be t
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -96,12 +95,37 @@ def find_test_csvs(splits: Path) -> list[Path]:
     return sorted(found, key=key)
 
 
-def _train_config(**values: Any):
+def quick_train_config(**values: Any):
     """A TrainConfig from the values its dataclass knows (the rest are quick-setting hints)."""
     from dfdetect.training import TrainConfig
 
     names = {f.name for f in fields(TrainConfig)}
     return TrainConfig(**{k: v for k, v in values.items() if k in names and v is not None})
+
+
+def combo_config(model_name: str, loss: str, options: BenchmarkOptions, splits: Path, run_dir: Path):
+    """The TrainConfig of one model × loss: the quick settings on SPLITS/train.csv (val.csv if any)."""
+    val_csv = splits / "val.csv"
+    return quick_train_config(
+        train_csv=str(splits / "train.csv"), val_csv=str(val_csv) if val_csv.is_file() else None,
+        out=str(run_dir), model=model_name, loss=loss, epochs=options.epochs,
+        frames=min(options.frames, QUICK_MAX_FRAMES.get(model_name, options.frames)),
+        img_size=options.img_size or QUICK_IMG_SIZE.get(model_name, DEFAULT_IMG_SIZE),
+        batch_size=options.batch_size, lr=options.lr, seed=options.seed, device=options.device,
+        pretrained=False, workers=0, **QUICK_MODEL_OPTIONS.get(model_name, {}),
+    )
+
+
+def refuse_duplicates(values: Sequence[Any], option: str, shown: Sequence[str] | None = None) -> None:
+    """A name given twice would train the same thing twice into the same run folder and count its
+    videos twice (a narrower interval, "mean ± std over 2 seeds" of one seed): a UsageError."""
+    seen: dict[Any, int] = {}
+    for i, value in enumerate(values):
+        if value in seen:
+            first, again = (shown or values)[seen[value]], (shown or values)[i]
+            same = f"'{again}'" if str(first) == str(again) else f"'{first}' and '{again}'"
+            raise UsageError(f"{option}: {same} given twice; list each once")
+        seen[value] = i
 
 
 def check_benchmark_names(options: BenchmarkOptions) -> None:
@@ -112,6 +136,14 @@ def check_benchmark_names(options: BenchmarkOptions) -> None:
 
     if not options.models or not options.losses:
         raise UsageError("--models and --losses need at least one name each")
+    refuse_duplicates(options.models, "--models")
+    refuse_duplicates(options.losses, "--losses")
+    if options.data is None:
+        from dfdetect.splitting import parse_ratio
+
+        refuse_duplicates([parse_ratio(r, "--test-ratios") for r in options.test_ratios], "--test-ratios",
+                          list(options.test_ratios))
+        parse_ratio(options.train_ratio, "--train-ratio")
     list_models()  # fills the model registry
     for name in options.models:
         MODELS.entry(name)
@@ -120,40 +152,16 @@ def check_benchmark_names(options: BenchmarkOptions) -> None:
 
 
 def run_combo(model_name: str, loss: str, options: BenchmarkOptions, splits: Path, test_csvs: list[Path],
-               out: Path, threads: int | None = None) -> tuple[Path, Any, float, float]:
-    """Train one model × loss and evaluate it: (run_dir, EvalReport, train s, eval s).
+              out: Path, threads: int | None = None):
+    """Train one model × loss on SPLITS and score every test CSV: an ExperimentResult.
 
-    Module level, so that a process pool can run it (`--jobs`)."""
-    from dfdetect.checkpoint import load_model
-    from dfdetect.device import seed_everything
-    from dfdetect.evaluation.evaluate import EvalOptions, evaluate_model
-    from dfdetect.training import train
+    Module level, so that a process pool can run it (`--jobs`). An earlier run of the same
+    model × loss in this --out (our own, from an earlier benchmark) is replaced."""
+    from dfdetect.benchmarking.experiment import run_experiment
 
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
-    seed_everything(options.seed)
-    start = time.perf_counter()
     run_dir = out / "runs" / f"{model_name}-{loss}"
-    if (run_dir / "config.json").exists():  # our own run from an earlier benchmark into this --out
-        shutil.rmtree(run_dir)
-    val_csv = splits / "val.csv"
-    cfg = _train_config(
-        train_csv=str(splits / "train.csv"), val_csv=str(val_csv) if val_csv.is_file() else None,
-        out=str(run_dir), model=model_name, loss=loss, epochs=options.epochs,
-        frames=min(options.frames, QUICK_MAX_FRAMES.get(model_name, options.frames)),
-        img_size=options.img_size or QUICK_IMG_SIZE.get(model_name, DEFAULT_IMG_SIZE),
-        batch_size=options.batch_size, lr=options.lr, seed=options.seed, device=options.device,
-        pretrained=False, workers=0, **QUICK_MODEL_OPTIONS.get(model_name, {}),
-    )
-    trained = train(cfg)
-    run_dir = Path(getattr(trained, "run_dir", run_dir))
-    train_s = time.perf_counter() - start
-    start = time.perf_counter()
-    model, config = load_model(run_dir, device="cpu")
-    report = evaluate_model(model, config, test_csvs, EvalOptions(threshold=options.threshold, device=options.device))
-    return run_dir, report, train_s, time.perf_counter() - start
+    return run_experiment(combo_config(model_name, loss, options, splits, run_dir), test_csvs, run_dir,
+                          overwrite=True, threshold=options.threshold, threads=threads)
 
 
 def resolve_jobs(jobs: int | None, device: str) -> int:
@@ -173,16 +181,20 @@ def resolve_jobs(jobs: int | None, device: str) -> int:
 
 
 def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
+    from dfdetect.benchmarking.experiment import resolve_threads, run_pool
+
     check_benchmark_names(options)
+    if options.data is not None:
+        splits = Path(options.data)
+        if not splits.is_dir():
+            raise DfdetectError(f"--data {splits}: no such folder; pass a folder written by `dfdetect split`")
+        if not (splits / "train.csv").is_file():
+            raise DfdetectError(f"{splits}: no train.csv; pass a folder written by `dfdetect split`")
     out = Path(options.out) if options.out else default_out_dir()
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    if options.data is not None:
-        splits = Path(options.data)
-        if not (splits / "train.csv").is_file():
-            raise DfdetectError(f"{splits}: no train.csv; pass a folder written by `dfdetect split`")
-    else:
+    if options.data is None:
         from dfdetect.benchmarking.synthetic import SyntheticOptions, build_synthetic_splits
 
         synth = SyntheticOptions(
@@ -196,48 +208,29 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
     result = BenchmarkResult(out, splits, timings=timings)
     combos = [(m, loss) for m in options.models for loss in options.losses]
     jobs = resolve_jobs(options.jobs, options.device)
-    # One thread count per --jobs, whether or not a pool is used, so that results depend on the
-    # seed and --jobs only (float sums differ with the thread count).
-    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
-    workers = min(jobs, len(combos))
-    outcomes: dict[tuple[str, str], tuple] = {}
+    finished: list[tuple[str, str]] = []
 
-    def done(combo: tuple[str, str], outcome: tuple) -> None:
-        outcomes[combo] = outcome
-        _, report, train_s, _ = outcome
-        auc = next((r.get("auc") for r in report.summary_rows() if r["set"] == "test"), None)
-        console.info(f"[{len(outcomes)}/{len(combos)}] {combo[0]}+{combo[1]}: {train_s:.0f}s train, "
+    def done(i: int, outcome: Any) -> None:
+        finished.append(combos[i])
+        auc = next((r.get("auc") for r in outcome.report.summary_rows() if r["set"] == "test"), None)
+        console.info(f"[{len(finished)}/{len(combos)}] {combos[i][0]}+{combos[i][1]}: {outcome.train_s:.0f}s train, "
                      f"test AUC {'n/a' if auc is None else f'{auc:.3f}'}")
 
-    if workers == 1:
-        import torch
-
-        previous = torch.get_num_threads()
-        try:
-            for model_name, loss in combos:
-                console.info(f"training {model_name}+{loss} ...")
-                done((model_name, loss), run_combo(model_name, loss, options, splits, test_csvs, out, threads))
-        finally:
-            torch.set_num_threads(previous)
-    else:
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-        from multiprocessing import get_context
-
-        console.info(f"training {len(combos)} model × loss pairs, {workers} at a time ({threads} thread(s) each) ...")
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            longest_first = sorted(combos, key=lambda c: -RELATIVE_COST.get(c[0], 1))
-            futures = {pool.submit(run_combo, m, loss, options, splits, test_csvs, out, threads): (m, loss)
-                       for m, loss in longest_first}
-            for future in as_completed(futures):
-                done(futures[future], future.result())
+    workers = min(jobs, len(combos))
+    console.info(f"training {len(combos)} model × loss pairs, {workers} at a time"
+                 + (f" ({resolve_threads(jobs)} thread(s) each) ..." if workers > 1 else " ..."))
+    results = run_pool(run_combo, [(m, loss, options, splits, test_csvs, out) for m, loss in combos], jobs,
+                       on_done=done, cost=[RELATIVE_COST.get(m, 1) for m, _ in combos])
+    outcomes = dict(zip(combos, results))
 
     reports = {}
     for model_name, loss in combos:  # the input order, whatever order the pool finished in
         label = f"{model_name}+{loss}"
-        run_dir, report, train_s, eval_s = outcomes[(model_name, loss)]
-        timings[f"train {label}"], timings[f"eval {label}"] = train_s, eval_s
+        outcome = outcomes[(model_name, loss)]
+        report = outcome.report
+        timings[f"train {label}"], timings[f"eval {label}"] = outcome.train_s, outcome.eval_s
         reports[label] = report
-        result.runs[label] = run_dir
+        result.runs[label] = outcome.run_dir
         result.rows += [{"model": model_name, "loss": loss, **row} for row in report.set_rows()]
         result.summary += [{"model": model_name, "loss": loss, **row} for row in report.summary_rows()]
         result.test_auc[label] = next((r.get("auc") for r in report.summary_rows() if r["set"] == "test"), None)

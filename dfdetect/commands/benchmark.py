@@ -22,9 +22,12 @@ EXAMPLES = [
 
 
 def _names(text: str, option: str) -> list[str]:
+    from dfdetect.benchmarking.runner import refuse_duplicates
+
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
         raise UsageError(f"{option} needs at least one name")
+    refuse_duplicates(names, option)
     return names
 
 
@@ -112,7 +115,7 @@ def command(
 
         ratio_list = _names(ratios, "--ratios")
         for r in ratio_list:
-            parse_ratio(r)
+            parse_ratio(r, "--ratios")
         result = run_paper_protocol(PaperOptions(
             models=model_names, losses=loss_names, ratios=ratio_list, seeds=seeds, train_fakes=train_fakes,
             test_fakes=test_fakes, steps=steps, epochs=epochs or 1, batch_size=batch_size or 16,
@@ -127,8 +130,9 @@ def command(
     from dfdetect.benchmarking.runner import BenchmarkOptions, benchmark_table, run_benchmark
 
     test_ratio_list = _names(test_ratios, "--test-ratios")
-    for r in test_ratio_list + [train_ratio]:
-        parse_ratio(r)
+    for r in test_ratio_list:
+        parse_ratio(r, "--test-ratios")
+    parse_ratio(train_ratio, "--train-ratio")
     options = BenchmarkOptions(
         models=model_names, losses=loss_names, data=data, out=out, epochs=epochs or 6,
         frames=frames, img_size=img_size, batch_size=batch_size or 8, test_ratios=test_ratio_list,
@@ -150,7 +154,11 @@ def command(
     console.info(f"done in {total:.0f}s · results: {result.out_dir / 'results.csv'} · plots: "
                  + ", ".join(str(p) for p in result.plots))
     if result.runs:
+        # Not "try predict with it": these quick models rank fakes above reals, but predict's 0.5
+        # threshold called every fake of the default run real (issue 23).
         best = max(result.runs, key=lambda k: result.test_auc.get(k) or 0.0)
-        videos = result.out_dir / "videos"
-        target = videos / "fake" if videos.is_dir() else Path("VIDEO.mp4")
-        console.info(f"try the best model: dfdetect predict {target} --checkpoint {result.runs[best]}")
+        auc = result.test_auc.get(best)
+        console.info(f"checkpoints: {result.out_dir / 'runs'} (best test AUC: {best}"
+                     + ("" if auc is None else f", {auc:.3f}") + "). These are quick models for this table: AUC "
+                     "says how well they rank videos, not that a 0.5 score separates fake from real; measure one "
+                     f"with dfdetect eval {result.runs[best]} {result.splits_dir / 'test.csv'}")
