@@ -27,12 +27,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def tiny_serve_checkpoint(path: Path, calibration: dict | None = None) -> Path:
+def tiny_serve_checkpoint(path: Path, calibration: dict | None = None, seed: int = 0) -> Path:
     """A tiny model that samples 4 frames of 32 px (fast), recorded in its extraction section;
     with CALIBRATION stored as `train` stores it (evaluation/calibration.py)."""
     import torch
 
-    save_tiny_checkpoint(path, frames=4, img_size=32)
+    save_tiny_checkpoint(path, frames=4, img_size=32, seed=seed)
     payload = torch.load(path, weights_only=True)
     import json
 

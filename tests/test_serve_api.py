@@ -113,6 +113,7 @@ def test_paths_are_confined_to_the_allowed_folder(server: Server, media: dict, c
     for escape in ("../outside/secret.mp4", "link.mp4", str(media["outside"]), "sub/../../outside/secret.mp4"):
         assert_json_error(by_path(escape), 403)
     assert_json_error(by_path("missing.mp4"), 404)
+    assert_json_error(by_path("x" * 100_000), 413)  # a JSON body is capped too
     assert_json_error(by_path(""), 400)
     assert_json_error(httpx.post(server.url + "/v1/predict", content=b"{not json", headers={
         **AUTH, "Content-Type": "application/json"}), 400)

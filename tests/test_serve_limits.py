@@ -1,4 +1,5 @@
-"""The per-video time limit (504, the worker replaced, the server up) and a model that cannot load."""
+"""The per-video time limit (504, the worker replaced, the server up), a model that cannot load,
+and an ensemble (scores as the CLI's; Grad-CAM refused with 400, as `predict --explain` refuses it)."""
 
 from __future__ import annotations
 
@@ -62,3 +63,30 @@ def test_a_checkpoint_that_cannot_load_stops_before_listening(tmp_path: Path) ->
     errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "bad.ckpt" in errors[0] and "Traceback" not in r.stderr
     assert not list(tmp_path.glob("dfdetect-serve-*"))  # the upload folder is removed
+
+
+def test_an_ensemble_scores_as_the_cli_and_refuses_explain(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from dfdetect.cli import app
+    from dfdetect.synth import make_clip
+
+    clip = make_clip(tmp_path / "clip.mp4", fake=False, seed=2, width=128, height=128, n_frames=6)
+    a, b = tiny_serve_checkpoint(tmp_path / "a.ckpt"), tiny_serve_checkpoint(tmp_path / "b.ckpt", seed=1)
+    r = CliRunner().invoke(app, ["predict", str(clip), "-c", str(a), "-c", str(b), "--format", "json", "--device", "cpu"],
+                           env={"DFDETECT_CHECKPOINT": ""})
+    assert r.exit_code == 0, r.output
+    expected = json.loads(r.stdout)[0]
+    server = Server(["-c", str(a), "-c", str(b)], tmp_path / "tmp")
+    try:
+        got = httpx.post(server.url + "/v1/predict", files={"file": ("c.mp4", clip.read_bytes())}, timeout=120).json()
+        assert got["fake_prob"] == expected["fake_prob"] and got["verdict"] == expected["verdict"]
+        assert " + " in httpx.get(server.url + "/v1/model").json()["checkpoint"]
+        refused = httpx.post(server.url + "/v1/predict", params={"explain": 1},
+                             files={"file": ("c.mp4", clip.read_bytes())}, timeout=120)
+        assert refused.status_code == 400 and "one model" in refused.json()["error"], refused.text
+        assert server.alive() and list(server.upload_folder().iterdir()) == []
+    finally:
+        assert server.stop() == 0

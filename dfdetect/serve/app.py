@@ -23,6 +23,7 @@ from dfdetect.serve.options import ServeOptions
 from dfdetect.serve.uploads import receive_upload
 
 STATIC = Path(__file__).resolve().parent / "static"
+JSON_LIMIT = 64 * 1024
 DESCRIPTION = (
     "Score videos for deepfake manipulation with the model loaded once. `POST /v1/predict` answers "
     "with the fields of `dfdetect predict --format json` plus the per-frame timeline; `POST /v1/jobs` "
@@ -117,10 +118,7 @@ def create_app(options: ServeOptions, jobs: JobQueue, upload_dir: Path) -> FastA
         """The request's video (upload or allowed path) as a queued job."""
         jobs.check_room()  # a full queue answers before a byte of the upload is read
         if request.headers.get("content-type", "").split(";")[0].strip().lower() == "application/json":
-            try:
-                body = await request.json()
-            except ValueError:
-                raise ApiError(400, "the JSON body cannot be parsed", 'send {"path": "..."}') from None
+            body = await read_json(request)
             path, name = confine_path(body.get("path") if isinstance(body, dict) else None, options.allow_paths)
             return jobs.submit(name, path, explain, owned=False, keep=keep)
         upload = await receive_upload(request, upload_dir, options.max_upload_bytes)
@@ -149,6 +147,21 @@ def create_app(options: ServeOptions, jobs: JobQueue, upload_dir: Path) -> FastA
         return job.public()
 
     return app
+
+
+async def read_json(request: Request, limit: int = JSON_LIMIT) -> Any:
+    """A small JSON body ({"path": ...}), read with a cap: a huge body is refused, not buffered."""
+    import json
+
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            raise ApiError(413, f"the JSON body is larger than {limit // 1024} KiB", 'send only {"path": "..."}')
+    try:
+        return json.loads(data)
+    except ValueError:
+        raise ApiError(400, "the JSON body cannot be parsed", 'send {"path": "..."}') from None
 
 
 async def wait_for(job: Job) -> None:

@@ -272,6 +272,9 @@ class JobQueue:
                                "" if ok else (payload.get("error") or "the video could not be read"),
                                "" if ok else "check that the file plays; re-encode it (e.g. to H.264 mp4) and send it again")
                     return
+                elif kind == "refused":
+                    job.finish("failed", 400, error=str(payload), fix="change the request (see /docs)")
+                    return
                 else:
                     job.finish("failed", 500, error=str(payload), fix="the model failed on this video; report it")
                     return

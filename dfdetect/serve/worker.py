@@ -5,7 +5,8 @@ that crashes or hangs on a crafted file takes down (or stalls) only its worker, 
 kills when the time limit passes and starts again. Messages on the pipe:
   parent -> worker: (path, display_name, explain) or None to stop;
   worker -> parent: ("ready", model_info) | ("failed", reason) once at start, then per video
-                    ("progress", fraction)* and ("done", result) | ("error", reason).
+                    ("progress", fraction)* and ("done", result) | ("refused", reason) (the
+                    request cannot be served, 400) | ("error", reason) (the model failed, 500).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import signal
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
+
+from dfdetect.errors import UsageError
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -51,6 +54,8 @@ def worker_main(conn: "Connection", checkpoints: list[str], device: str, threads
         try:
             result = score_video(predictor, path, name, explain, lambda f: conn.send(("progress", f)))
             conn.send(("done", result))
+        except UsageError as exc:  # e.g. ?explain=1 on an ensemble: the request's fault
+            conn.send(("refused", _one_line(exc)))
         except Exception as exc:  # one bad video: an error answer, the worker carries on
             conn.send(("error", _one_line(exc)))
 
