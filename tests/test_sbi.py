@@ -87,3 +87,81 @@ def test_dataset_adds_one_sbi_fake_per_real_clip(tmp_path):
     item = ds[(len(ds.records), 0)]
     assert item["label"].item() == 1.0 and item["video_id"].endswith("#xray")
     assert tuple(item["frames"].shape) == (4, 32, 32, 3)
+
+
+@pytest.fixture(scope="module")
+def portrait():
+    """grace_hopper (BGR, as a video frame), dlib's face box on it, and the 68 landmarks found on
+    the whole, uncropped image: the truth a crop's landmarks are measured against."""
+    import dlib
+    import matplotlib.cbook as cbook
+
+    bgr = cv2.imread(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    (box,) = dlib.get_frontal_face_detector()(rgb, 1)
+    shape = dlib.shape_predictor(str(sbi.landmark_model_path()))(rgb, box)
+    truth = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+    return bgr, (box.left(), box.top(), box.right(), box.bottom()), truth
+
+
+def _crop_at(portrait, scale: float, size: int = 128):
+    """The crop `extract --scale SCALE --size SIZE` makes, and the true landmarks mapped into it."""
+    from dfdetect.extraction.tracking import crop_face, square_window
+
+    bgr, box, truth = portrait
+    window = square_window(box, bgr.shape[1], bgr.shape[0], scale)
+    assert window[2] - window[0] == round(max(box[2] - box[0], box[3] - box[1]) * scale)  # not shrunk to fit
+    return crop_face(bgr, window, size), (truth - np.float32(window[:2])) * size / (window[2] - window[0])
+
+
+@pytest.mark.parametrize("scale", [1.3, 1.6, 2.0])
+def test_landmarks_at_the_recorded_scale_match_the_uncropped_image(portrait, scale):
+    crop, truth = _crop_at(portrait, scale)
+    error = np.linalg.norm(sbi.face_landmarks(crop, scale) - truth, axis=1).mean()
+    assert error < 2.0  # pixels at 128 px (measured: 1.2, 1.1, 1.2)
+    assumed = np.linalg.norm(sbi.face_landmarks(crop) - truth, axis=1).mean()  # every crop taken as 1.3
+    if scale == 2.0:  # measured 8.9 px: the box at 1/1.3 of the crop misses the face
+        assert assumed > 5.0 > 3 * error
+    elif scale == 1.6:  # measured 1.8 px
+        assert assumed > error
+
+
+@pytest.mark.parametrize("scale", [1.3, 1.6, 2.0])
+def test_blend_mask_covers_the_true_face_hull_at_each_scale(portrait, scale):
+    crop, truth = _crop_at(portrait, scale)
+    true_hull = np.zeros((128, 128), np.uint8)
+    cv2.fillConvexPoly(true_hull, cv2.convexHull(np.round(truth).astype(np.int32)), 1)
+    p = _params(morph=0, feather=0.02, ratio=1.0)
+    mask = sbi.hull_mask_from_landmarks((128, 128), sbi.face_landmarks(crop, scale), p, scale) > 0.5
+    overlap = (mask & true_hull.astype(bool)).sum() / (mask | true_hull.astype(bool)).sum()
+    assert overlap > 0.85  # intersection over union with the hull of the true landmarks
+    # and a whole blended clip made at this scale changes the face
+    out = sbi.sbi_blend_clip(crop[None], np.random.default_rng(0), scale=scale)
+    assert out.shape == (1, 128, 128, 3) and not np.array_equal(out[0], crop)
+
+
+def test_training_passes_the_recorded_scale_to_sbi(tmp_path, portrait):
+    # a real clip extracted at --scale 2.0: its blended fake must be made with the box at 1/2.0
+    from dfdetect.preprocess import clip_from_stack, sample_indices
+    from dfdetect.training.augment import augment_clip
+    from dfdetect.training.data import FaceStackDataset
+
+    crop, _ = _crop_at(portrait, 2.0)
+    np.save(tmp_path / "v.npy", np.stack([crop, crop[:, ::-1]]))
+    csv = tmp_path / "train.csv"
+    csv.write_text("video_id,label,faces_file,status,scale\nv,0,v.npy,ok,2\n")
+    ds = FaceStackDataset(csv, frames=2, img_size=None, train=True, augment=("sbi",), seed=0)
+    assert ds.records[0].scale == 2.0 and ds.extraction["scale"] == 2
+    got = ds[(1, 0)]["frames"].numpy()  # item 1: the blended copy of the real clip
+
+    def replay(scale):  # what the dataset does for that item, with the scale given by hand
+        rng = np.random.default_rng([0, 0, 1])
+        idx, _ = sample_indices(2, 2, rng)
+        return augment_clip(clip_from_stack(np.load(tmp_path / "v.npy"), idx, None), rng, ("sbi",), blend=True,
+                            scale=scale)
+
+    assert np.array_equal(got, replay(2.0)) and not np.array_equal(got, replay(None))
+    csv.write_text("video_id,label,faces_file,status\nv,0,v.npy,ok\n")  # no scale recorded: extract's default
+    assert FaceStackDataset(csv, frames=2, img_size=None, train=True, augment=("sbi",)).records[0].scale is None
+    with pytest.raises(Exception, match="crop scale of at least 1"):
+        sbi.sbi_blend_clip(crop[None], np.random.default_rng(0), scale=0.5)

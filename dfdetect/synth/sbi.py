@@ -32,7 +32,10 @@ from dfdetect.errors import DfdetectError
 
 LANDMARK_FILE = "shape_predictor_68_face_landmarks.dat"
 BLEND_RATIOS = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)
-CROP_SCALE = 1.3  # extract's default --scale: the detector box is the central 1/1.3 of a crop
+# extract's default --scale: the detector box is the central 1/1.3 of a crop. Crops made at another
+# --scale say so in the manifest's `scale` column; training passes it on (training/data.py), since a
+# box placed at 1/1.3 of a 2.0 crop misses the landmarks by ~8 px and doubles the blend mask.
+CROP_SCALE = 1.3
 
 
 def landmark_model_path() -> Path:
@@ -123,8 +126,11 @@ def _colour_quality(img: np.ndarray, p: SbiParams) -> np.ndarray:
     return x
 
 
-def hull_mask_from_landmarks(shape: tuple[int, int], landmarks: np.ndarray, p: SbiParams) -> np.ndarray:
-    """Soft float32 mask in [0, 1]: the landmarks' convex hull, eroded/dilated, feathered."""
+def hull_mask_from_landmarks(
+    shape: tuple[int, int], landmarks: np.ndarray, p: SbiParams, scale: float = CROP_SCALE
+) -> np.ndarray:
+    """Soft float32 mask in [0, 1]: the landmarks' convex hull, eroded/dilated, feathered (the
+    feather a fraction of the face size, min(shape) / scale)."""
     h, w = shape
     mask = np.zeros((h, w), np.uint8)
     cv2.fillConvexPoly(mask, cv2.convexHull(np.round(landmarks).astype(np.int32)), 255)
@@ -132,14 +138,17 @@ def hull_mask_from_landmarks(shape: tuple[int, int], landmarks: np.ndarray, p: S
     if k > 0:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
         mask = cv2.dilate(mask, kernel) if p.morph > 0 else cv2.erode(mask, kernel)
-    sigma = max(0.5, p.feather * min(h, w) / CROP_SCALE)
+    sigma = max(0.5, p.feather * min(h, w) / scale)
     return cv2.GaussianBlur(mask, (0, 0), sigma).astype(np.float32) / 255.0
 
 
-def sbi_blend_frame(face: np.ndarray, p: SbiParams, landmarks: np.ndarray | None = None) -> np.ndarray:
-    """One self-blended frame (uint8 HxWx3 RGB) with the clip's parameters `p`."""
+def sbi_blend_frame(
+    face: np.ndarray, p: SbiParams, landmarks: np.ndarray | None = None, scale: float = CROP_SCALE
+) -> np.ndarray:
+    """One self-blended frame (uint8 HxWx3 RGB) with the clip's parameters `p`, from a crop made
+    at `scale` x the face box (extract's --scale)."""
     if landmarks is None:
-        landmarks = face_landmarks(face)
+        landmarks = face_landmarks(face, scale)
     h, w = face.shape[:2]
     source, target = face, face
     if p.augment_source:
@@ -147,16 +156,20 @@ def sbi_blend_frame(face: np.ndarray, p: SbiParams, landmarks: np.ndarray | None
     else:
         target = _colour_quality(face, p)
     cx, cy = landmarks.mean(axis=0)
-    face_size = min(h, w) / CROP_SCALE
+    face_size = min(h, w) / scale
     sx, sy = p.scale
     matrix = np.array([[sx, 0, (1 - sx) * cx + p.shift[0] * face_size],
                        [0, sy, (1 - sy) * cy + p.shift[1] * face_size]], np.float32)
     source = cv2.warpAffine(source, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    alpha = hull_mask_from_landmarks((h, w), landmarks, p) * np.float32(p.ratio)
+    alpha = hull_mask_from_landmarks((h, w), landmarks, p, scale) * np.float32(p.ratio)
     return cv2.blendLinear(source, np.ascontiguousarray(target), np.ascontiguousarray(alpha), 1.0 - alpha)
 
 
-def sbi_blend_clip(clip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Self-blend every frame of a uint8 (T, H, W, 3) clip with one SBI draw."""
+def sbi_blend_clip(clip: np.ndarray, rng: np.random.Generator, scale: float | None = None) -> np.ndarray:
+    """Self-blend every frame of a uint8 (T, H, W, 3) clip with one SBI draw; `scale` is the
+    crop scale the clip was extracted at (None: extract's default, CROP_SCALE)."""
+    scale = CROP_SCALE if scale is None else float(scale)
+    if not scale >= 1.0:
+        raise DfdetectError(f"SBI needs a crop scale of at least 1 (the face box inside the crop), not {scale}")
     params = SbiParams.sample(rng)
-    return np.stack([sbi_blend_frame(np.ascontiguousarray(f), params) for f in clip])
+    return np.stack([sbi_blend_frame(np.ascontiguousarray(f), params, scale=scale) for f in clip])

@@ -53,13 +53,18 @@ def xray_blend(clip: np.ndarray, rng: np.random.Generator, difficulty: float = 0
     return np.stack([self_blend(np.ascontiguousarray(f), np.random.default_rng(clip_seed), difficulty) for f in clip])
 
 
-def augment_clip(clip: np.ndarray, rng: np.random.Generator, augment: Sequence[str], *, blend: bool = False) -> np.ndarray:
-    """Apply the chosen augmentations to a uint8 (T, H, W, 3) clip; `blend` makes it an x-ray fake."""
+def augment_clip(
+    clip: np.ndarray, rng: np.random.Generator, augment: Sequence[str], *, blend: bool = False,
+    scale: float | None = None,
+) -> np.ndarray:
+    """Apply the chosen augmentations to a uint8 (T, H, W, 3) clip; `blend` makes it an x-ray fake.
+    `scale`: the crop scale the clip was extracted at (the manifest's `scale`), which SBI needs to
+    find the face box inside the crop; None means extract's default."""
     if blend:
         if "sbi" in augment:
             from dfdetect.synth.sbi import sbi_blend_clip
 
-            clip = sbi_blend_clip(clip, rng)
+            clip = sbi_blend_clip(clip, rng, scale)
         else:
             clip = xray_blend(clip, rng)
     if "flip" in augment and rng.random() < 0.5:

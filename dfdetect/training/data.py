@@ -32,6 +32,7 @@ class ClipRecord:
     video_id: str
     faces_path: Path
     label: int
+    scale: float | None = None  # the crop scale it was extracted at (manifest `scale`); SBI needs it
 
 
 def load_split(csv_path: str | os.PathLike[str], *, role: str = "training") -> tuple[list[ClipRecord], dict[str, Any]]:
@@ -59,7 +60,7 @@ def load_split(csv_path: str | os.PathLike[str], *, role: str = "training") -> t
         path = resolve_faces_path(csv_path, row.faces_file)
         if not path.is_file():
             missing.append(path)
-        records.append(ClipRecord(str(row.video_id), path, label))
+        records.append(ClipRecord(str(row.video_id), path, label, _crop_scale(getattr(row, "scale", ""))))
     if missing:
         raise DfdetectError(
             f"{csv_path}: {len(missing)} of {len(records)} face stacks missing, first {missing[0]}; "
@@ -72,6 +73,15 @@ def load_split(csv_path: str | os.PathLike[str], *, role: str = "training") -> t
             if len(values) == 1:
                 extraction[key] = _number_or_text(values[0])
     return records, extraction
+
+
+def _crop_scale(value: str) -> float | None:
+    """The manifest's `scale` cell as a number; None when absent or not a scale (>= 1)."""
+    try:
+        scale = float(value)
+    except (TypeError, ValueError):
+        return None
+    return scale if math.isfinite(scale) and scale >= 1.0 else None
 
 
 def _number_or_text(value: str) -> Any:
@@ -164,7 +174,7 @@ class FaceStackDataset:
         if self.augment:
             from dfdetect.training.augment import augment_clip
 
-            clip = augment_clip(clip, rng, self.augment, blend=blended)
+            clip = augment_clip(clip, rng, self.augment, blend=blended, scale=record.scale)
             label = 1 if blended else label
         return {
             "frames": torch.from_numpy(np.ascontiguousarray(clip)),
