@@ -1,8 +1,8 @@
 """Train the bundled default detector on a FaceForensics++ folder and write it into the package.
 
-    python benchmarks/build_default_model.py /data/ffpp --work runs/ffpp --recipe cnn-lite0-sbi-160
+    python experiments/ffpp/build_default_model.py /data/ffpp --work runs/ffpp --recipe cnn-lite0-sbi-160
 
-Uses the same extraction and recipe table as benchmarks/ffpp_folds.py, trains on every video of the
+Uses the same extraction and recipe files as run.py (recipes/<name>.yaml, data_options.yaml), trains on every video of the
 folder (a tenth of the groups kept back for checkpoint selection), then stores the best checkpoint
 as fp16 tensors in dfdetect/assets/default_detector.ckpt with default_detector.json next to it
 (recipe, data, date, SHA-256, and the out-of-fold AUC from WORK/results.csv when that exists).
@@ -19,10 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ffpp_folds import COMMON, RECIPES, extract_crops  # noqa: E402
+from run import HERE, extract_crops, load_recipe, recipe_names  # run.py beside this file
 
-ASSETS = Path(__file__).resolve().parents[1] / "dfdetect" / "assets"
+ASSETS = Path(__file__).resolve().parents[2] / "dfdetect" / "assets"
 TRAINED_ON = ("the public FaceForensics++ c23 sample (47 real, 95 fake: Deepfakes, Face2Face, FaceSwap) "
               "plus self-blended fakes")
 LICENCE = "FaceForensics++ terms of use: research and non-commercial use only"
@@ -32,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("root", type=Path)
     ap.add_argument("--work", type=Path, default=Path("runs/ffpp"))
-    ap.add_argument("--recipe", default="cnn-lite0-sbi-160", choices=sorted(RECIPES))
+    ap.add_argument("--recipe", default="cnn-lite0-sbi-160", choices=recipe_names(HERE / "recipes"))
     ap.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-train", action="store_true", help="re-ship WORK's finished run (metadata, prior shift)")
@@ -46,14 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     from dfdetect.training import TrainConfig, train
 
     torch.set_num_threads(2)
-    recipe = {**COMMON, **RECIPES[args.recipe]}
-    crop = int(recipe.pop("crop", 160))  # the crop size of the recipe's extraction (as in ffpp_folds.py)
+    recipe, data = load_recipe(args.recipe, HERE / "recipes", HERE / "data_options.yaml")
+    crop = int(data.get("crop", 160))  # the crop size of the recipe's extraction (as in run.py)
     manifest = extract_crops(args.root, args.work, crop)
     splits = args.work / ("all" if crop == 160 else f"all_{crop}")
     # every group trains except a small validation slice for best.ckpt; no test set is held out here
-    # (the recipe's quality is the out-of-fold estimate from ffpp_folds.py)
-    no_val = recipe.pop("no_val", False)  # such a recipe trains on every group and ships its last epoch
-    real_only = recipe.pop("real_only", False)  # ... and this one on the real videos alone (SBI)
+    # (the recipe's quality is the out-of-fold estimate from run.py)
+    no_val = data.get("trainval", False)  # such a recipe trains on every group and ships its last epoch
+    real_only = data.get("real_only", False)  # ... and this one on the real videos alone (SBI)
     make_splits([manifest], splits, test_size=0.0, val_size=0.0 if no_val else 0.12, test_ratios=[],
                 resplit=True, seed=args.seed)
     if real_only:
@@ -97,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     if row is not None:
         oof = {"auc": round(float(row["auc"]), 3), "lo": round(float(row["auc_lo"]), 3), "hi": round(float(row["auc_hi"]), 3),
                "videos": int(row["videos"]), "folds": row["fold_aucs"],
-               "how": f"benchmarks/ffpp_folds.py --recipes {args.recipe}: 4 identity-safe folds of the same sample, "
+               "how": f"experiments/ffpp/run.py --recipes {args.recipe}: 4 identity-safe folds of the same sample, "
                       "pooled out-of-fold, DeLong 95 % interval"}
     meta = {
         "model": f"{recipe['model']} on {recipe.get('backbone', recipe['model'])}",
