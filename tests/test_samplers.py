@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -42,10 +44,35 @@ def test_fixed_epoch_length_and_same_seed_same_order() -> None:
     assert list(c) != list(b) and all(e == 2 for _, e in c)
 
 
-def test_ranks_take_disjoint_whole_batches() -> None:
+def test_ranks_take_whole_batches_padded_to_the_same_count() -> None:
+    # 15 batches over 2 ranks: rank 1 repeats the first batch, so both run 8 steps (no DDP hang)
     ranks = [ClassMixSampler(LABELS, 16, fakes_per_batch=2, seed=0, num_replicas=2, rank=r) for r in (0, 1)]
     full = _batches(ClassMixSampler(LABELS, 16, fakes_per_batch=2, seed=0), 16)
-    assert _batches(ranks[0], 16) == full[0::2] and _batches(ranks[1], 16) == full[1::2]
+    assert len(full) == 15
+    assert _batches(ranks[0], 16) == full[0::2] and _batches(ranks[1], 16) == full[1::2] + [full[0]]
+    assert len(ranks[0]) == len(ranks[1]) == 8 * 16
+
+
+def test_default_epoch_draws_every_real_and_tops_the_last_batch_up() -> None:
+    # what the class docstring says: 20 reals at 3 per batch -> 7 batches, 21 real draws, one real twice
+    labels = np.array([0] * 20 + [1] * 2)
+    idx = [i for i, _ in ClassMixSampler(labels, 4, fakes_per_batch=1, seed=0)]
+    reals = [i for i in idx if labels[i] == 0]
+    assert len(idx) == 28 and len(reals) == 21 and sorted(set(reals)) == list(range(20))
+
+
+@pytest.mark.parametrize("world", [2, 3])
+@pytest.mark.parametrize("options", [dict(fakes_per_batch=1), dict(samples_per_epoch=10), dict(samples_per_epoch=11)],
+                         ids=["fake-per-batch", "samples-per-epoch", "partial-last-batch"])
+def test_every_rank_runs_the_same_number_of_loader_steps(world: int, options: dict) -> None:
+    # the real DataLoader over each rank's sampler, as the trainer builds it: 5 or 6 batches of 2
+    from torch.utils.data import DataLoader
+
+    labels = np.array([0, 1] * 5)
+    steps = [len(list(DataLoader(list(range(10)), batch_size=2, sampler=[i for i, _ in ClassMixSampler(
+        labels, 2, seed=0, num_replicas=world, rank=r, **options)]))) for r in range(world)]
+    batches = math.ceil(len(ClassMixSampler(labels, 2, **options)) / 2)  # on one process
+    assert steps == [math.ceil(batches / world)] * world
 
 
 def test_bad_fakes_per_batch_is_refused() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -21,27 +22,64 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.slow  # two processes each import torch: ~20-60 s on two busy cores
-def test_two_process_gloo_epoch(tmp_path: Path) -> None:
+def _torchrun(args: list[str], timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run `torchrun --nproc_per_node=2 -m dfdetect ARGS`, output into files (a hung rank keeps a
+    pipe open). On a timeout torchrun gets SIGTERM, which it passes on to its ranks (they run in
+    sessions of their own, out of reach of a process-group kill), and the test fails."""
+    import tempfile
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
+           f"--master_port={_free_port()}", "-m", "dfdetect", *args]
+    env = dict(env or os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="PASSIVE", COLUMNS="200")
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            err.seek(0)
+            pytest.fail(f"torchrun did not finish in {timeout:.0f} s (ranks ran different step counts?): "
+                        f"{err.read()[-2000:]}")
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read())
+
+
+# Every sampler the trainer can pick, each with an odd number of batches over the two ranks: 5 real +
+# 5 fake training clips in batches of 2. EpochSampler (plain, --balance) pads items to 5 per rank;
+# ClassMixSampler (--fake-per-batch 1: 5 batches of 1 real + 1 fake; samples_per_epoch 10 from a
+# config file: 5 plain batches) must pad its batch list, or one rank runs 3 steps, the other 2,
+# and the gradient all-reduce hangs.
+SAMPLERS = {"plain": [], "balance": ["--balance"], "fake-per-batch": ["--fake-per-batch", "1"],
+            "samples-per-epoch": ["--config", "{config}"]}
+
+
+@pytest.mark.slow  # two processes each import torch: ~20-60 s on two busy cores, per sampler
+@pytest.mark.parametrize("sampler", list(SAMPLERS))
+def test_two_process_gloo_epoch(tmp_path: Path, sampler: str) -> None:
     train_csv, val_csv = tiny_splits(tmp_path / "data", n_train=5, n_val=3)
+    config = tmp_path / "sampler.json"
+    config.write_text(json.dumps({"samples_per_epoch": 10}))
     run = tmp_path / "ddp"
-    cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-        f"--master_port={_free_port()}", "-m", "dfdetect", "train", str(train_csv), "--val", str(val_csv),
+    proc = _torchrun([
+        "train", str(train_csv), "--val", str(val_csv),
         "--backbone", "test_resnet", "--hidden", "8", "--layers", "1", "--frames", "3", "--img-size", "32",
         "--epochs", "1", "--batch-size", "2", "--workers", "0", "--no-pretrained", "--device", "cpu",
-        "--out", str(run),
-    ]
-    env = dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="PASSIVE", COLUMNS="200")
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+        "--out", str(run), *(a.format(config=config) for a in SAMPLERS[sampler]),
+    ])
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = pd.read_csv(run / "metrics.csv")
     assert metrics["epoch"].tolist() == [1]
     assert 0.0 <= metrics.loc[0, "val_video_auc"] <= 1.0  # gathered from both ranks: both classes present
     assert "2 processes" in proc.stderr
     assert proc.stdout.count("train_loss") == 1  # only rank 0 renders the table
-    model, config = load_model(run)
-    assert config["train"]["batch_size"] == 2 and not any(k.startswith("module.") for k in model.state_dict())
+    model, config_json = load_model(run)
+    assert config_json["train"]["batch_size"] == 2 and not any(k.startswith("module.") for k in model.state_dict())
 
 
 class _TwoRanks:

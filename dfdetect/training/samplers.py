@@ -1,13 +1,20 @@
 """Training samplers that control the class mix of each batch and the length of an epoch.
 
-`EpochSampler` (dfdetect/data.py) draws items uniformly (or class-balanced with replacement). At
+`EpochSampler` (training/data.py) draws items uniformly (or class-balanced with replacement). At
 1:200 a batch of 16 then holds no fake at all most of the time, so the AUC loss's pairwise term
 (fake × real pairs inside a batch) is empty and the AUC loss reduces to its BCE half. `ClassMixSampler`
 with `fakes_per_batch=k` builds every batch from k fakes and `batch_size - k` reals, so each
-batch has pairs; the fakes are cycled (oversampled), the reals still come each once per pass.
+batch has pairs. Both classes come from endless reshuffled streams: the fakes are cycled
+(oversampled), and the default epoch is ceil(n_real / (batch_size - k)) batches, so it draws
+every real at least once; the last batch is topped up from the next reshuffle, so a few reals
+come twice (20 reals at 3 per batch: 7 batches, 21 draws, one real twice).
 
 `samples_per_epoch` fixes the epoch length, so that training sets of different sizes get the
 same number of optimisation steps (the paper protocol of `dfdetect benchmark`).
+
+Under DDP every rank must run the same number of steps, or the gradient all-reduce waits forever
+for the rank that stopped: the batch list is padded (by repeating its first batches, as
+DistributedSampler repeats items) to a multiple of the number of ranks before it is dealt out.
 
 Keys are (index, epoch) pairs like EpochSampler's, and the order depends only on (seed, epoch).
 """
@@ -43,9 +50,11 @@ class ClassMixSampler:
 
     fakes_per_batch = 0: a shuffled stream of all items (the plain shuffle), `samples_per_epoch`
     long (default: every item once). fakes_per_batch = k > 0: every batch (the last one too) holds
-    exactly k fakes and batch_size - k reals; the default epoch covers every real once.
+    exactly k fakes and batch_size - k reals; the default epoch has ceil(n_real / (batch_size - k))
+    batches, which draws every real at least once and tops the last batch up with reals drawn again.
     Use it with a DataLoader whose batch_size equals `batch_size` (and drop_last False).
-    Under DDP each rank takes every num_replicas-th whole batch.
+    Under DDP each rank takes every num_replicas-th whole batch of the list padded to a multiple
+    of num_replicas, so that every rank runs the same number of steps.
     """
 
     def __init__(
@@ -93,6 +102,12 @@ class ClassMixSampler:
             batches.append(rng.permutation(batch).tolist())  # fakes not always last in the batch
         return batches
 
+    def _for_rank(self, batches: list) -> list:
+        """This rank's share of `batches`, padded with the first ones to a multiple of the ranks."""
+        total = math.ceil(len(batches) / self.num_replicas) * self.num_replicas
+        padded = batches + (batches * math.ceil(total / max(len(batches), 1)))[: total - len(batches)]
+        return padded[self.rank :: self.num_replicas]
+
     def _batch_sizes(self) -> list[int]:
         n_batches = math.ceil(self.samples_per_epoch / self.batch_size)
         if self.k:  # every batch full, the last one too
@@ -100,9 +115,9 @@ class ClassMixSampler:
         return [min(self.batch_size, self.samples_per_epoch - i * self.batch_size) for i in range(n_batches)]
 
     def __len__(self) -> int:
-        return sum(self._batch_sizes()[self.rank :: self.num_replicas])
+        return sum(self._for_rank(self._batch_sizes()))
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        for batch in self._batches()[self.rank :: self.num_replicas]:
+        for batch in self._for_rank(self._batches()):
             for index in batch:
                 yield (int(index), self.epoch)
