@@ -114,6 +114,8 @@ def create_app(options: ServeOptions, jobs: JobQueue, upload_dir: Path) -> FastA
         return {**(jobs.model or {}), "max_upload_mb": options.max_upload_mb,
                 "paths_allowed": options.allow_paths is not None}
 
+    uploading = [0]  # uploads being received now (one event loop: no lock needed)
+
     async def take_video(request: Request, explain: bool, keep: bool) -> Job:
         """The request's video (upload or allowed path) as a queued job."""
         jobs.check_room()  # a full queue answers before a byte of the upload is read
@@ -121,7 +123,15 @@ def create_app(options: ServeOptions, jobs: JobQueue, upload_dir: Path) -> FastA
             body = await read_json(request)
             path, name = confine_path(body.get("path") if isinstance(body, dict) else None, options.allow_paths)
             return jobs.submit(name, path, explain, owned=False, keep=keep)
-        upload = await receive_upload(request, upload_dir, options.max_upload_bytes)
+        # Uploads in progress are bounded too (as many as the queue holds), so the disk holds at
+        # most (2 x --queue + --workers) uploads, each under --max-upload-mb.
+        if uploading[0] >= options.queue_size:
+            raise jobs.busy()
+        uploading[0] += 1
+        try:
+            upload = await receive_upload(request, upload_dir, options.max_upload_bytes)
+        finally:
+            uploading[0] -= 1
         return jobs.submit(upload.filename, upload.path, explain, owned=True, keep=keep)
 
     @app.post("/v1/predict", dependencies=[Depends(authorised)], openapi_extra=VIDEO_BODY, responses=ERRORS,

@@ -182,7 +182,7 @@ class JobQueue:
         if self.stopping:
             raise ApiError(503, "the server is shutting down", "send the video again later", {"Retry-After": "10"})
         if self.pending.full():
-            raise self._busy()
+            raise self.busy()
 
     def submit(self, name: str, path: Path, explain: bool = False, owned: bool = True, keep: bool = False) -> Job:
         job = Job(name, path, explain, owned)
@@ -191,7 +191,7 @@ class JobQueue:
             self.pending.put_nowait(job)
         except (ApiError, queue.Full) as exc:
             self._cleanup(job)
-            raise exc if isinstance(exc, ApiError) else self._busy() from None
+            raise exc if isinstance(exc, ApiError) else self.busy() from None
         if keep:
             with self.lock:
                 self.kept[job.id] = job
@@ -207,7 +207,8 @@ class JobQueue:
         return {"workers": len(self.handles), "running": self.running, "queued": self.pending.qsize(),
                 "queue_size": self.options.queue_size}
 
-    def _busy(self) -> ApiError:
+    def busy(self) -> ApiError:
+        """503 with a Retry-After from the recent time per video and the queue's length."""
         wait = math.ceil(self.mean_seconds * (self.pending.qsize() + 1) / max(len(self.handles), 1))
         return ApiError(503, "the server is busy: the queue of videos is full",
                         "wait the number of seconds in the Retry-After header and send it again",
