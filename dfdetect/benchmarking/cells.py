@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dfdetect.errors import UsageError
+
+if TYPE_CHECKING:
+    from dfdetect.training import TrainConfig
 
 MODIFIERS = {"pw": "pos_weight = n_real / n_fake of the training set",
              "fb": "fake_per_batch fakes in every batch"}
@@ -61,7 +64,7 @@ class CellSpec:
     threshold: float = 0.5
 
 
-def cell_config(spec: CellSpec):
+def cell_config(spec: CellSpec) -> "TrainConfig":
     """The TrainConfig of one cell: the recipe's loss, its modifiers, the protocol's quick settings."""
     from dfdetect.training import TrainConfig
 

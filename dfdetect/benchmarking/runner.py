@@ -1,8 +1,9 @@
 """`dfdetect benchmark`: models × losses × imbalance ratios -> AUC table and AUC-vs-ratio plot.
 
-Every model × loss is trained on the same train/val CSVs with the same quick settings and seed,
-then evaluated on every test CSV of the split folder (test.csv and test_1toK[_rN].csv). The
-checkpoints stay in OUT/runs/<model>-<loss>/ so that `dfdetect predict` can be tried on them.
+Every model × loss is one experiment (experiment.run_experiment): trained on the same train/val
+CSVs with the same quick settings and seed, then scored on every test CSV of the split folder
+(test.csv and test_1toK[_rN].csv). The checkpoints stay in OUT/runs/<model>-<loss>/ so that
+`dfdetect eval` can measure them again.
 """
 
 from __future__ import annotations
@@ -12,10 +13,14 @@ import time
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from dfdetect import console
 from dfdetect.errors import DfdetectError, UsageError
+
+if TYPE_CHECKING:
+    from dfdetect.benchmarking.experiment import ExperimentResult
+    from dfdetect.training import TrainConfig
 
 DEFAULT_MODELS = ("dual", "cnn", "meso4", "xception")
 DEFAULT_LOSSES = ("bce", "auc")
@@ -95,7 +100,7 @@ def find_test_csvs(splits: Path) -> list[Path]:
     return sorted(found, key=key)
 
 
-def quick_train_config(**values: Any):
+def quick_train_config(**values: Any) -> "TrainConfig":
     """A TrainConfig from the values its dataclass knows (the rest are quick-setting hints)."""
     from dfdetect.training import TrainConfig
 
@@ -103,7 +108,8 @@ def quick_train_config(**values: Any):
     return TrainConfig(**{k: v for k, v in values.items() if k in names and v is not None})
 
 
-def combo_config(model_name: str, loss: str, options: BenchmarkOptions, splits: Path, run_dir: Path):
+def combo_config(model_name: str, loss: str, options: BenchmarkOptions, splits: Path,
+                 run_dir: Path) -> "TrainConfig":
     """The TrainConfig of one model × loss: the quick settings on SPLITS/train.csv (val.csv if any)."""
     val_csv = splits / "val.csv"
     return quick_train_config(
@@ -152,7 +158,7 @@ def check_benchmark_names(options: BenchmarkOptions) -> None:
 
 
 def run_combo(model_name: str, loss: str, options: BenchmarkOptions, splits: Path, test_csvs: list[Path],
-              out: Path, threads: int | None = None):
+              out: Path, threads: int | None = None) -> "ExperimentResult":
     """Train one model × loss on SPLITS and score every test CSV: an ExperimentResult.
 
     Module level, so that a process pool can run it (`--jobs`). An earlier run of the same
