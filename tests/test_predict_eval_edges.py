@@ -126,9 +126,9 @@ def test_eval_on_crops_of_another_size_or_scale_warns_and_refuses_large_gaps(med
     r = wide_runner().invoke(app, ["eval", str(near), str(media["test"]), "--device", "cpu"])
     assert r.exit_code == 0, r.output
     assert "32-px crops, the checkpoint was trained on 48-px crops" in r.stderr and "--size 48" in r.stderr
-    # under half the trained size: refused before scoring
+    # 32-px crops for an 80-px model need 2.5× upsampling: refused before scoring
     r = wide_runner().invoke(app, ["eval", str(far), str(media["test"]), "--device", "cpu"])
-    assert r.exit_code == 2 and "refused below half the trained size" in error_line(r)
+    assert r.exit_code == 2 and "need more than 1.5× upsampling" in error_line(r)
     assert wide_runner().invoke(app, ["eval", str(same), str(media["test"]), "--device", "cpu"]).stderr.count("warning") == 0
     # a scale column (as extract writes it) 1.4 vs 1.3 warns; 2.0 is refused
     df = pd.read_csv(media["test"], dtype=str, keep_default_na=False)
@@ -153,7 +153,25 @@ def test_predict_size_and_scale_overrides_unlike_the_checkpoints_warn_or_are_ref
     r = predict(*base, "--scale", "2")
     assert r.exit_code == 2 and "refused above a 10% difference" in error_line(r)
     r = predict(*base, "--size", "16")
-    assert r.exit_code == 2 and "refused below half the trained size" in error_line(r)
+    assert r.exit_code == 2 and "need more than 1.5× upsampling" in error_line(r)
+
+
+@pytest.mark.parametrize("used, outcome", [
+    ({"scale": 1.3, "size": 160}, "same"), ({"scale": 1.43}, "warn"), ({"scale": 1.17}, "warn"),
+    ({"scale": 1.44}, "refuse"), ({"scale": 1.16}, "refuse"), ({"size": 224}, "warn"), ({"size": 107}, "warn"),
+    ({"size": 106}, "refuse"), ({}, "same"),
+])
+def test_where_the_crop_line_sits(used: dict, outcome: str) -> None:
+    from dfdetect.errors import UsageError
+    from dfdetect.scoring.crops import check_crops
+
+    config = {"extraction": {"scale": 1.3, "size": 160}}  # the bundled model's crops
+    if outcome == "refuse":
+        with pytest.raises(UsageError, match="refused"):
+            check_crops(config, used, "here", "fix")
+    else:
+        assert len(check_crops(config, used, "here", "fix")) == (outcome == "warn")
+    assert check_crops({"model": "reference"}, used, "here", "fix") == []  # nothing recorded: nothing to compare
 
 
 def test_the_default_models_first_line_says_what_its_auc_is_and_how_to_read_the_score() -> None:

@@ -58,7 +58,7 @@ def command(
         "--scale", min=1.0, help="Crop = face box × scale; another than the checkpoint's warns, over 10 % off is refused.",
         show_default="the checkpoint's")] = None,
     size: Annotated[Optional[int], typer.Option(
-        "--size", min=8, help="Face crop side in pixels; another than the checkpoint's warns, under half of it is refused.",
+        "--size", min=8, help="Face crop side in pixels; another than the checkpoint's warns, under 2/3 of it is refused.",
         show_default="the checkpoint's")] = None,
     reference_positive: Annotated[Optional[str], typer.Option(
         "--reference-positive", help="What a reference-code checkpoint's output means (real or fake) when it has no label_map.",
