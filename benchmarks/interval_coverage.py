@@ -15,6 +15,10 @@ videos whose scores share a group offset (sd 1), with 1 to 5 fakes per group, so
 not cancel out. It compares DeLong (videos taken as independent) with `group_bootstrap_auc_ci`
 (whole groups resampled); the truth is the mean pooled AUC over as many fresh draws.
 
+`--frames 2,5,10,30` adds a table for the frame AUC: that many fake videos among 50 real ones, 8
+frames each (a video offset, sd 1, plus frame noise, sd 0.5); the cluster bootstrap over videos
+against `frame_auc_ci` (what `eval` reports: Hanley–McNeil with video counts below 30 videos).
+
 Seeded: the same arguments print the same table.
 """
 
@@ -89,6 +93,30 @@ def group_coverage(n_groups: int, trials: int, seed: int, d: float = 1.4, n_boot
     return {m: (float(np.mean([h for h, _ in v])), float(np.median([w for _, w in v]))) for m, v in hits.items()}
 
 
+def _frame_set(rng: np.random.Generator, n_fake: int, n_real: int = 50, frames: int = 8, d: float = 1.0):
+    """(labels, scores, videos) of frames: each video's frames share its offset."""
+    video_y = np.r_[np.zeros(n_real, np.int64), np.ones(n_fake, np.int64)]
+    y, videos = np.repeat(video_y, frames), np.repeat(np.arange(video_y.size), frames)
+    return y, np.repeat(rng.normal(size=video_y.size) + d * video_y, frames) + 0.5 * rng.normal(size=y.size), videos
+
+
+def frame_coverage(n_fake: int, trials: int, seed: int, n_boot: int = 500) -> dict[str, tuple[float, float]]:
+    """{method: (coverage, median width)} of the frame bootstrap and frame_auc_ci."""
+    from sklearn.metrics import roc_auc_score
+
+    from dfdetect.evaluation.intervals import cluster_bootstrap_auc_ci, frame_auc_ci
+
+    rng = np.random.default_rng([seed, n_fake, 2])
+    truth = float(np.mean([roc_auc_score(*_frame_set(rng, n_fake)[:2]) for _ in range(trials)]))
+    hits: dict[str, list[tuple[bool, float]]] = {"bootstrap over videos": [], "frame_auc_ci (eval)": []}
+    for trial in range(trials):
+        y, s, videos = _frame_set(rng, n_fake)
+        for name, ci in (("bootstrap over videos", cluster_bootstrap_auc_ci(y, s, videos, n_boot=n_boot, seed=trial)),
+                         ("frame_auc_ci (eval)", frame_auc_ci(y, s, videos, n_boot=n_boot, seed=trial))):
+            hits[name].append((ci.lo <= truth <= ci.hi, ci.hi - ci.lo))
+    return {m: (float(np.mean([h for h, _ in v])), float(np.median([w for _, w in v]))) for m, v in hits.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fakes", default="1,2,5,10,30", help="numbers of fakes, comma-separated")
@@ -97,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--trials", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--groups", type=int, default=25, help="also simulate pooled AUC over this many identity groups (0: skip)")
+    ap.add_argument("--frames", default="", help="also simulate frame AUC with these numbers of fake videos")
     args = ap.parse_args(argv)
     from rich.console import Console
     from rich.table import Table
@@ -124,6 +153,18 @@ def main(argv: list[str] | None = None) -> int:
         for method, (cov, width) in group_coverage(args.groups, args.trials, args.seed).items():
             grouped.add_row(method, f"{cov:.3f}", f"{width:.3f}")
         Console(width=160).print(grouped)
+    if args.frames:
+        framed = Table(title=f"nominal 95 % frame AUC intervals, 50 real videos x 8 frames, {args.trials} trials, "
+                             f"seed {args.seed}")
+        framed.add_column("fake videos", justify="right")
+        names = ("bootstrap over videos", "frame_auc_ci (eval)")
+        for name in names:
+            framed.add_column(f"{name} coverage", justify="right")
+            framed.add_column("median width", justify="right")
+        for n_fake in (int(v) for v in args.frames.split(",")):
+            res = frame_coverage(n_fake, args.trials, args.seed)
+            framed.add_row(str(n_fake), *(f"{v:.3f}" for name in names for v in res[name]))
+        Console(width=160).print(framed)
     print(f"{time.perf_counter() - start:.0f} s")
     return 0
 

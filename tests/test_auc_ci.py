@@ -248,3 +248,21 @@ def test_with_five_fakes_auto_covers_where_delong_does_not() -> None:
             ci = auc_with_ci(y, s, method=method)
             hits[method] += ci.lo <= truth <= ci.hi
     assert hits["delong"] / 300 < 0.9 <= 0.93 <= hits["auto"] / 300
+
+
+def test_frame_interval_switches_to_hanley_mcneil_on_video_counts_below_30_videos() -> None:
+    from dfdetect.evaluation.intervals import frame_auc_ci
+
+    y, s, videos = _correlated_frames(2, n_videos=20)  # 10 real, 10 fake videos
+    small = frame_auc_ci(y, s, videos)
+    assert small.method == "hanley-mcneil (videos)" and (small.n_real, small.n_fake) == (10, 10)
+    assert small.auc == pytest.approx(auc_with_ci(y, s).auc) and small.lo < small.auc < small.hi
+    assert small.se == pytest.approx(hanley_se(small.auc, 10, 10))  # 10 + 10 units, not 200 + 200 frames
+    y, s, videos = _correlated_frames(2, n_videos=60, n_frames=5)
+    assert frame_auc_ci(y, s, videos) == cluster_bootstrap_auc_ci(y, s, videos, 0.95, 1000, 0)  # 30 + 30: bootstrap
+
+
+def hanley_se(auc: float, n_fake: int, n_real: int) -> float:
+    from dfdetect.evaluation.intervals import hanley_mcneil_variance
+
+    return hanley_mcneil_variance(auc, n_fake, n_real) ** 0.5

@@ -25,3 +25,8 @@ def test_few_fakes_delong_under_covers_and_hanley_mcneil_holds(capsys) -> None:
     assert script.main(["--fakes", "2", "--reals", "40", "--trials", "20"]) == 0
     printed = capsys.readouterr().out
     assert "hanley-mcneil coverage" in printed and "group bootstrap" in printed and "25 identity groups" in printed
+
+
+def test_frame_interval_with_few_videos_holds_where_the_bootstrap_does_not() -> None:
+    res = _script().frame_coverage(2, trials=60, seed=0, n_boot=200)
+    assert res["bootstrap over videos"][0] < 0.85 < 0.9 < res["frame_auc_ci (eval)"][0]

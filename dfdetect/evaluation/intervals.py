@@ -12,7 +12,9 @@
   by `benchmarks/interval_coverage.py`, is in the README.
 - Frame level: frames of one video are not independent, so DeLong on frames would be far too
   narrow. We bootstrap over videos instead (a cluster bootstrap), stratified by class so that every
-  resample keeps the numbers of real and fake videos; percentile interval, seeded.
+  resample keeps the numbers of real and fake videos; percentile interval, seeded. With few videos
+  it under-covers as DeLong does, so `frame_auc_ci` (what `eval` uses) takes Hanley–McNeil (logit)
+  with the numbers of *videos* below DELONG_MIN_CLASS videos in the smaller class.
 - Pooled out-of-fold AUC over identity groups: videos of one identity group (reals and fakes
   together) are not independent either, so `group_bootstrap_auc_ci` resamples whole groups.
 """
@@ -211,6 +213,26 @@ def cluster_bootstrap_auc_ci(
     lo, hi = np.quantile(boot, [alpha, 1.0 - alpha])
     return AucInterval(auc, float(lo), float(hi), level, None,
                        int((group_label == 0).sum()), int((group_label == 1).sum()), "cluster bootstrap")
+
+
+def frame_auc_ci(
+    labels: Sequence[int] | np.ndarray,
+    scores: Sequence[float] | np.ndarray,
+    videos: Sequence[int] | np.ndarray,
+    level: float = 0.95,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> AucInterval | None:
+    """Frame AUC with the interval `eval` reports: the cluster bootstrap over videos from
+    DELONG_MIN_CLASS videos in the smaller class on; below that, Hanley–McNeil on the logit scale
+    with the video counts as the class sizes (videos are the independent units). Simulated
+    (benchmarks/interval_coverage.py --frames) the bootstrap covered 63 % with 2 fake videos and
+    84 % with 5, this 98-99 %. None for one class; lo/hi None below two videos of a class."""
+    boot = cluster_bootstrap_auc_ci(labels, scores, videos, level, n_boot, seed)
+    if boot is None or boot.lo is None or min(boot.n_real, boot.n_fake) >= DELONG_MIN_CLASS:
+        return boot
+    lo, hi, se = _logit_interval(boot.auc, boot.n_fake, boot.n_real, _z(level))
+    return AucInterval(boot.auc, lo, hi, level, se, boot.n_real, boot.n_fake, "hanley-mcneil (videos)")
 
 
 def _mixed_pair_wins(s: np.ndarray, y: np.ndarray, group_index: np.ndarray, n_groups: int) -> np.ndarray:

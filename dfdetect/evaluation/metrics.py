@@ -20,9 +20,9 @@ FRAME_METRICS = ["frame_auc", "frame_ap"]
 #: Are the probabilities and the threshold worth acting on (evaluation/calibration.py)?
 CALIBRATION_METRICS = ["brier", "ece", "tpr_at_fpr_1pct", "tpr_at_fpr_5pct", "precision_at_prior"]
 ALL_METRICS = VIDEO_METRICS + FRAME_METRICS + CALIBRATION_METRICS
-#: 95 % confidence bounds: video AUC by DeLong (Hanley–McNeil when a class has fewer than 30
-#: videos), frame AUC by a bootstrap over videos (intervals.py). None (an empty CSV cell, `n/a` in
-#: tables, no error bar) when a class has fewer than two videos; the row's note says so.
+#: 95 % confidence bounds: video AUC by DeLong, frame AUC by a bootstrap over videos, each by
+#: Hanley–McNeil when a class has fewer than 30 videos (intervals.py). None (an empty CSV cell,
+#: `n/a` in tables, no error bar) when a class has fewer than two videos; the row's note says so.
 CI_COLUMNS = ["auc_lo", "auc_hi", "frame_auc_lo", "frame_auc_hi"]
 CI_LEVEL = 0.95
 
@@ -127,9 +127,9 @@ def compute_metrics(
 
     Frame metrics are None when no frame scores are given (a video-only model). The frame AUC
     interval needs `frame_videos` (the video index of each frame, see `frame_video_index`): it
-    resamples videos, seeded by `seed`; without it the bounds are None.
+    resamples videos, seeded by `seed` (intervals.frame_auc_ci); without it the bounds are None.
     """
-    from dfdetect.evaluation.intervals import auc_with_ci, cluster_bootstrap_auc_ci
+    from dfdetect.evaluation.intervals import auc_with_ci, frame_auc_ci
 
     y, s = _as_arrays(video_labels, video_scores)
     out: dict[str, Any] = {"n_real": int((y == 0).sum()), "n_fake": int((y == 1).sum())}
@@ -149,7 +149,7 @@ def compute_metrics(
         frame = ranking_metrics(frame_labels, frame_scores)
         out["frame_auc"], out["frame_ap"] = frame["auc"], frame["ap"]
         if frame_videos is not None:
-            frame_ci = cluster_bootstrap_auc_ci(frame_labels, frame_scores, frame_videos, CI_LEVEL, seed=seed)
+            frame_ci = frame_auc_ci(frame_labels, frame_scores, frame_videos, CI_LEVEL, seed=seed)
             if frame_ci is not None:
                 out["frame_auc_lo"], out["frame_auc_hi"] = frame_ci.lo, frame_ci.hi
                 interval_notes.append(frame_ci.note)

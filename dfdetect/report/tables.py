@@ -61,8 +61,8 @@ def metrics_table(
 
     Repeats show the mean of every metric, with ±std for the ranking metrics (AUC, AP, EER), so
     that the table fits a 160-column terminal; results.csv holds every std. With `ci`, AUC and
-    fAUC are followed by their 95 % interval (DeLong, or Hanley–McNeil for a class under 30
-    videos; bootstrap over videos) for single sets: `n/a` when a class has fewer than two videos,
+    fAUC are followed by their 95 % interval (DeLong; bootstrap over videos; Hanley–McNeil for
+    either when a class has under 30 videos) for single sets: `n/a` when a class has fewer than two videos,
     and the row's note (under the table) says so.
     """
     from rich.table import Table
