@@ -185,10 +185,22 @@ def test_jobs_report_progress_and_results(server: Server, media: dict, cli_score
     assert_json_error(httpx.get(server.url + r.json()["url"]), 401)
 
 
-def test_sigterm_finishes_the_running_job_and_cleans_up(server: Server, media: dict) -> None:
+def test_sigterm_finishes_the_running_job_and_cleans_up(server: Server, media: dict, cli_score: float) -> None:
+    import threading
+
     folder = server.upload_folder()
-    r = httpx.post(server.url + "/v1/jobs", files={"file": ("c.mp4", media["clip"].read_bytes())}, headers=AUTH)
-    assert r.status_code == 202
+    answers: list[httpx.Response] = []
+    request = threading.Thread(target=lambda: answers.append(
+        post_file(server, media["clip"].read_bytes(), explain=1)))
+    request.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and request.is_alive():
+        if httpx.get(server.url + "/healthz").json()["running"]:
+            break  # the video is being scored now
+        time.sleep(0.01)
     assert server.stop() == 0, server.output()
+    request.join(60)
+    assert answers and answers[0].status_code == 200, answers  # the running video was finished and answered
+    assert answers[0].json()["fake_prob"] == cli_score
     assert not folder.exists()
     assert "Traceback" not in server.output() and "serve: stopped" in server.output()
