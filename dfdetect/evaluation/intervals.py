@@ -227,7 +227,7 @@ def frame_auc_ci(
     DELONG_MIN_CLASS videos in the smaller class on; below that, Hanley–McNeil on the logit scale
     with the video counts as the class sizes (videos are the independent units). Simulated
     (benchmarks/interval_coverage.py --frames) the bootstrap covered 63 % with 2 fake videos and
-    84 % with 5, this 98-99 %. None for one class; lo/hi None below two videos of a class."""
+    83 % with 5, this 98-99 %. None for one class; lo/hi None below two videos of a class."""
     boot = cluster_bootstrap_auc_ci(labels, scores, videos, level, n_boot, seed)
     if boot is None or boot.lo is None or min(boot.n_real, boot.n_fake) >= DELONG_MIN_CLASS:
         return boot
