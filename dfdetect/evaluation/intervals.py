@@ -8,8 +8,8 @@
   interval is AUC ± z·SE, clipped to [0, 1] (as pROC does). It under-covers when a class is
   small (its variance is estimated from a handful of placements), so method "auto" (what `eval`
   uses) takes Hanley & McNeil's (1982) variance, which needs only the AUC and the two counts, on
-  the logit scale below DELONG_MIN_CLASS videos in the smaller class. Coverage of both, measured
-  by `benchmarks/interval_coverage.py`, is in the README.
+  the logit scale below DELONG_MIN_CLASS videos in the smaller class. `benchmarks/interval_coverage.py`
+  measures the coverage of both (2 fakes among 200 reals: DeLong 64 %, Hanley–McNeil 97 %).
 - Frame level: frames of one video are not independent, so DeLong on frames would be far too
   narrow. We bootstrap over videos instead (a cluster bootstrap), stratified by class so that every
   resample keeps the numbers of real and fake videos; percentile interval, seeded. With few videos
@@ -35,7 +35,8 @@ METHODS = ("auto", "delong", "hanley-mcneil")
 
 @dataclass(frozen=True)
 class AucInterval:
-    """An AUC with its confidence interval (`lo`, `hi`) at `level`; `se` for DeLong only."""
+    """An AUC with its confidence interval (`lo`, `hi`) at `level`; `se` for DeLong and
+    Hanley–McNeil (not for the bootstraps)."""
 
     auc: float
     lo: float | None
