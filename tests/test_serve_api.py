@@ -84,6 +84,9 @@ def test_health_is_open_and_the_token_guards_v1(server: Server) -> None:
     assert model["trust"] and model["paths_allowed"]
     # uploads are refused before they are read
     assert_json_error(post_file(server, b"x" * 100, headers={}), 401)
+    page = httpx.get(server.url + "/")
+    assert page.status_code == 200 and "default-src 'self'" in page.headers["content-security-policy"]
+    assert r.headers["x-content-type-options"] == "nosniff"
     spec = httpx.get(server.url + "/openapi.json").json()
     assert {"/v1/predict", "/v1/jobs", "/v1/jobs/{job_id}", "/v1/model", "/healthz"} <= set(spec["paths"])
 

@@ -24,6 +24,13 @@ from dfdetect.serve.uploads import receive_upload
 
 STATIC = Path(__file__).resolve().parent / "static"
 JSON_LIMIT = 64 * 1024
+# The page and the API reference load only what this server serves (Grad-CAM strips are data: URLs).
+PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                               "frame-ancestors 'none'; form-action 'self'",
+    "Referrer-Policy": "no-referrer",
+}
 DESCRIPTION = (
     "Score videos for deepfake manipulation with the model loaded once. `POST /v1/predict` answers "
     "with the fields of `dfdetect predict --format json` plus the per-frame timeline; `POST /v1/jobs` "
@@ -55,6 +62,8 @@ def create_app(options: ServeOptions, jobs: JobQueue, upload_dir: Path) -> FastA
     # /docs is our own page drawn from /openapi.json (no CDN); FastAPI's Swagger UI, which loads
     # its script from a CDN, moves to /docs/swagger.
     app = FastAPI(title="dfdetect", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
+
+    app.add_middleware(NoSniff)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -88,13 +97,13 @@ def create_app(options: ServeOptions, jobs: JobQueue, upload_dir: Path) -> FastA
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
-        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+        return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/docs", include_in_schema=False)
     async def api_reference() -> FileResponse:
-        return FileResponse(STATIC / "api.html", headers={"Cache-Control": "no-cache"})
+        return FileResponse(STATIC / "api.html", headers=PAGE_HEADERS)
 
     @app.get("/docs/swagger", include_in_schema=False)
     async def swagger() -> Any:
@@ -157,6 +166,25 @@ def create_app(options: ServeOptions, jobs: JobQueue, upload_dir: Path) -> FastA
         return job.public()
 
     return app
+
+
+class NoSniff:
+    """`X-Content-Type-Options: nosniff` on every answer: a JSON error is never run as a page.
+    Plain ASGI (not BaseHTTPMiddleware), so streamed uploads and disconnects pass untouched."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_header(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-content-type-options", b"nosniff")]
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
 
 
 async def read_json(request: Request, limit: int = JSON_LIMIT) -> Any:
