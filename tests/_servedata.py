@@ -16,7 +16,7 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
 
-from _evaldata import save_tiny_checkpoint  # noqa: E402
+from _evaldata import save_tiny_checkpoint  # after the importorskips: only with the extra
 
 START_TIMEOUT_S = 240  # torch and the model load in the worker; the CPUs here are shared
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dfdetect import console
 from dfdetect.errors import UsageError
 from dfdetect.serve.options import ServeOptions, is_loopback
+
+if TYPE_CHECKING:
+    import uvicorn
 
 
 def require_extra() -> None:
@@ -53,7 +58,7 @@ def serve(options: ServeOptions) -> None:
     console.info("serve: stopped")
 
 
-def _run_until_signal(server) -> None:  # noqa: ANN001 -- a uvicorn.Server
+def _run_until_signal(server: "uvicorn.Server") -> None:
     """uvicorn handles SIGINT/SIGTERM itself, then raises the signal again once it has stopped;
     with the default handlers that would kill the process before the workers are stopped and the
     upload folder removed, so both are no-ops while it runs: a signal means a clean stop, exit 0."""
