@@ -91,6 +91,7 @@ def test_robustness_rows_cache_and_failures(robust_data, tmp_path):
     second = _run(args)
     assert second.exit_code == 0, second.output
     assert "20 cached, 0 extracted" in second.output
+    assert f"({int((df['n_real'] + df['n_fake']).sum())} scores cached)" in second.output  # none scored again
     assert _cache_files(cache) == files
     pd.testing.assert_frame_equal(pd.read_csv(out / "robustness.csv"), df)
     assert page.count("Robustness to degraded video") == 1 == report.read_text().count("Robustness to degraded video")

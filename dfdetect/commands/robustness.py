@@ -82,7 +82,8 @@ def command(
         console.warn(f"{len(failed)} (video, condition) pairs failed and are left out of their rows; "
                      f"first: {name}{f':{level}' if level else ''} {first}")
     console.info(f"results: {out / 'robustness.csv'}, {png} · {result.cache_hits} cached, {result.cache_misses} extracted "
-                 f"in {result.seconds['extract']:.0f} s, scored in {result.seconds['score']:.0f} s")
+                 f"in {result.seconds['extract']:.0f} s; scored in {result.seconds['score']:.0f} s "
+                 f"({result.scores_cached} scores cached)")
     if report_html is not None:
         from dfdetect.report.html import add_section
 

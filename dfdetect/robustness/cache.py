@@ -76,3 +76,24 @@ def store_entry(path: Path, entry: CachedExtraction, settings: dict[str, Any]) -
                        "settings": settings, "version": CACHE_VERSION}, sort_keys=True, default=str)
     faces = np.ascontiguousarray(entry.faces, dtype=np.uint8)
     return atomic_write(path, lambda fh: np.savez(fh, faces=faces, meta=np.array(meta)))
+
+
+def scores_path(root: Path, checkpoint: str | os.PathLike[str], aggregate: str) -> Path:
+    """Where one checkpoint's video probabilities of cached stacks are kept (keyed by its bytes)."""
+    return root / "scores" / f"{file_sha256(checkpoint)[:24]}-{aggregate}.json"
+
+
+def load_scores(path: Path) -> dict[str, float]:
+    """entry name -> video probability; empty when missing or unreadable."""
+    try:
+        data = json.loads(path.read_text())
+        return {str(k): float(v) for k, v in data.get("scores", {}).items()}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {}
+
+
+def store_scores(path: Path, scores: dict[str, float]) -> Path:
+    from dfdetect.manifest import atomic_write
+
+    text = json.dumps({"version": CACHE_VERSION, "scores": scores}, sort_keys=True).encode()
+    return atomic_write(path, lambda fh: fh.write(text))

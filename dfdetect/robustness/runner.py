@@ -70,6 +70,7 @@ class RobustnessResult:
     seconds: dict[str, float] = field(default_factory=dict)
     cache_hits: int = 0
     cache_misses: int = 0
+    scores_cached: int = 0  # stacks whose probability this checkpoint had already given
 
     def frame(self) -> "pd.DataFrame":
         from dfdetect.robustness.results import condition_rows
@@ -179,11 +180,13 @@ def run_robustness(run: str | Path, test_csv: str | Path, options: RobustnessOpt
             results[res.cache_path] = res
             progress.update(task, advance=1, status=f"{sum(r.cached for r in results.values())} cached")
     extracted = time.perf_counter()
-    scores = _score(model, config, str(run), [p for p, r in results.items() if r.status == "ok"], options)
+    ok_paths = [p for p, r in results.items() if r.status == "ok"]
+    scores, scores_cached = _score(model, config, str(run), ok_paths, options, cache)
     result = RobustnessResult(
         [(CLEAN, 0, "")] + [(p.name, lv, p.param(lv)) for p, lv in conditions], {}, {}, {}, {},
         threshold, source, str(run), config, len(videos),
-        cache_hits=sum(r.cached for r in results.values()), cache_misses=sum(not r.cached for r in results.values()))
+        cache_hits=sum(r.cached for r in results.values()), cache_misses=sum(not r.cached for r in results.values()),
+        scores_cached=scores_cached)
     for key, jobs in plan.items():
         labels, probs, failed, errors = [], [], {}, []
         for v, job in zip(videos, jobs):
@@ -202,26 +205,38 @@ def run_robustness(run: str | Path, test_csv: str | Path, options: RobustnessOpt
     return result
 
 
-def _score(model: Any, config: dict[str, Any], name: str, paths: list[Path], options: RobustnessOptions) -> dict[Path, float]:
-    """Video probability per cached stack, through the one inference path (each stack once)."""
+def _score(model: Any, config: dict[str, Any], name: str, paths: list[Path], options: RobustnessOptions,
+           cache: Path) -> tuple[dict[Path, float], int]:
+    """Video probability per cached stack, through the one inference path (each stack once).
+
+    Probabilities are kept per checkpoint (its bytes' hash) next to the stacks, so re-running the
+    same model (another --threshold, one more perturbation, a report) scores only what is new."""
+    from dfdetect.checkpoint import resolve_checkpoint
     from dfdetect.device import select_device
-    from dfdetect.robustness.cache import load_entry
+    from dfdetect.robustness.cache import load_entry, load_scores, scores_path, store_scores
     from dfdetect.scoring.ensemble import build_scorer
     from dfdetect.scoring.inference import check_finite
 
+    store = scores_path(cache, resolve_checkpoint(name), options.aggregate)
+    known = load_scores(store)
+    names = {p: p.relative_to(cache).as_posix() for p in paths}
+    out: dict[Path, float] = {p: known[names[p]] for p in paths if names[p] in known}
+    todo, n_cached = [p for p in paths if p not in out], len(out)
+    if not todo:
+        return out, n_cached
     device = select_device(options.device)
     scorer = build_scorer([(model, config)], [name], device, options.aggregate, options.batch_size)
 
     def stacks():
-        for p in paths:
+        for p in todo:
             entry = load_entry(p)
             yield p, entry.faces if entry is not None else np.zeros((0, 1, 1, 3), np.uint8)
 
-    out: dict[Path, float] = {}
-    with console.progress_task("scoring", len(paths)) as (progress, task):
+    with console.progress_task("scoring", len(todo)) as (progress, task):
         for key, prob, frame_probs in scorer.score_many(stacks()):
             if len(frame_probs) or np.isfinite(prob):
                 check_finite(str(key), prob, frame_probs, name)
             out[key] = prob
             progress.update(task, advance=1)
-    return out
+    store_scores(store, {**known, **{names[p]: float(v) for p, v in out.items() if np.isfinite(v)}})
+    return out, n_cached
