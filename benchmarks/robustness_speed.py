@@ -1,4 +1,5 @@
-"""Wall time of `dfdetect robustness`, cold (empty cache) and warm (the same run again).
+"""Wall time of `dfdetect robustness`: cold (empty cache), warm (perturbed extractions cached,
+probabilities not: what a second model on the same test set pays) and again (both cached).
 
 Each run is the real command in a child process (what a user waits for, imports included), on the
 clips of a folder holding real/ and fake/ subfolders (default: the shared fixture clips,
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -70,11 +72,14 @@ def main() -> None:
         common = [args.checkpoint, str(test_csv), "--out", str(tmp_path / "out"), "--perturbations", args.perturbations,
                   "--cache", str(tmp_path / "cache"), "--workers", str(args.workers), "--device", "cpu"]
         cold, cold_summary = timed_run(common)
+        shutil.rmtree(tmp_path / "cache" / "scores", ignore_errors=True)  # as if another model
         warm, warm_summary = timed_run(common)
+        again, again_summary = timed_run(common)
         print(f"{n} videos, --perturbations {args.perturbations}, --workers {args.workers}, {args.checkpoint}, "
               f"{os.cpu_count()} CPUs")
-        print(f"  cold (empty cache): {cold:7.1f} s   {cold_summary}")
-        print(f"  warm (cached)     : {warm:7.1f} s   {warm_summary}")
+        print(f"  cold (empty cache)                     : {cold:7.1f} s   {cold_summary}")
+        print(f"  warm (extractions cached, scoring paid): {warm:7.1f} s   {warm_summary}")
+        print(f"  again (scores cached too)              : {again:7.1f} s   {again_summary}")
 
 
 if __name__ == "__main__":

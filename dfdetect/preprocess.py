@@ -16,7 +16,7 @@ a mask marks the padding (left out of the frame loss and of the frame metrics). 
 everywhere, and the one the paper's reference code uses.
 
 Resize filter: OpenCV INTER_AREA to shrink, INTER_CUBIC to enlarge, per frame on uint8.
-benchmarks/resize_choice.py measured it on real face crops (3 fixture videos, 32-frame clips, one
+experiments/checks/resize_choice.py measured it on real face crops (3 fixture videos, 32-frame clips, one
 core) against a PIL Lanczos reference made from 256 px crops:
     128->64: cv2 area 0.16 ms/clip, mae 0.53, high-frequency energy 0.97 of the reference;
              torch bilinear+antialias (eval's old path) 11 ms (70x), mae 0.97, hf 0.56 (it blurs);

@@ -152,7 +152,7 @@ def test_grey_tiny_and_empty_inputs(name, portrait):
 # -- MTCNN ------------------------------------------------------------------------------------
 def test_mtcnn_matches_the_tensorflow_package_on_grace_hopper():
     # Box and score printed by mtcnn 1.0 (TensorFlow) for the full-size image, see
-    # benchmarks/mtcnn_crosscheck.py; JPEG decoders may differ by a grey level, hence the slack.
+    # experiments/checks/mtcnn_crosscheck.py; JPEG decoders may differ by a grey level, hence the slack.
     tf_box = FaceBox(178.357, 109.896, 351.415, 329.817, 0.98924)
     boxes = _detector("mtcnn").detect(_rgb(_grace_hopper_path()))
     assert len(boxes) == 1

@@ -1,6 +1,6 @@
 """Look at an HTML report in a real browser: a headless Chromium screenshot of it.
 
-    python benchmarks/report_screenshot.py REPORT.html [--out report.png] [--height 2000]
+    python experiments/checks/report_screenshot.py REPORT.html [--out report.png] [--height 2000]
 
 Without REPORT.html it builds one first: a tiny dual checkpoint evaluated on two small face-stack
 test sets (random untrained weights, so there are mistakes to show), written to a temp folder.

@@ -1,6 +1,6 @@
 """Which resize filter should the one preprocessing path use? Speed and result on real face crops.
 
-Usage:  python benchmarks/resize_choice.py STACK.npy [STACK.npy ...]
+Usage:  python experiments/checks/resize_choice.py STACK.npy [STACK.npy ...]
         (face stacks from `dfdetect extract --size 256`; the larger crop is the ground truth)
 
 For each case the script prints, per candidate, the median time to resize one 32-frame clip and

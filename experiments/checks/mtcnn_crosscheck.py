@@ -5,7 +5,7 @@ Two steps, two virtual environments (dfdetect never needs TensorFlow):
 1. In a venv with TensorFlow (`python3 -m venv /tmp/tfvenv &&
    /tmp/tfvenv/bin/pip install mtcnn tensorflow-cpu opencv-python-headless`):
 
-       /tmp/tfvenv/bin/python benchmarks/mtcnn_crosscheck.py tf --out /tmp/mtcnn_tf
+       /tmp/tfvenv/bin/python experiments/checks/mtcnn_crosscheck.py tf --out /tmp/mtcnn_tf
 
    decodes a few evenly spaced frames of every fixture clip (plus grace_hopper.jpg), runs
    `mtcnn.MTCNN().detect_faces` on each, and writes the frames (frames.npz) and the boxes (tf.json).
@@ -14,7 +14,7 @@ Two steps, two virtual environments (dfdetect never needs TensorFlow):
 
 2. In dfdetect's venv:
 
-       python benchmarks/mtcnn_crosscheck.py compare --out /tmp/mtcnn_tf [--device cpu]
+       python experiments/checks/mtcnn_crosscheck.py compare --out /tmp/mtcnn_tf [--device cpu]
 
    runs `create_detector("mtcnn")` on the stored frames (as one batch per frame size) and
    prints, per frame, the TF and torch box counts and each TF box's best-match IoU.
