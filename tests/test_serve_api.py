@@ -183,6 +183,7 @@ def test_jobs_report_progress_and_results(server: Server, media: dict, cli_score
             break
         time.sleep(0.2)
     assert state["state"] == "done" and state["progress"] == 1 and state["result"]["fake_prob"] == cli_score
+    assert state["elapsed_seconds"] >= 0 and state["typical_seconds"] > 0
     assert_json_error(httpx.get(server.url + "/v1/jobs/nope", headers=AUTH), 404)
     assert_json_error(httpx.get(server.url + r.json()["url"]), 401)
 

@@ -163,7 +163,8 @@ def create_app(options: ServeOptions, jobs: JobQueue, upload_dir: Path) -> FastA
         job = jobs.get(job_id)
         if job is None:
             raise ApiError(404, f"no job {job_id}", "finished jobs are kept for a limited time; submit the video again")
-        return job.public()
+        typical = None if jobs.mean_seconds is None else round(jobs.mean_seconds, 1)
+        return {**job.public(), "typical_seconds": typical}  # for the page's wait estimate
 
     return app
 

@@ -64,7 +64,7 @@ class Job:
 
     def public(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "state": self.state, "progress": round(self.progress, 3),
-                               "name": self.name}
+                               "name": self.name, "elapsed_seconds": round((self.finished or time.time()) - self.created, 1)}
         if self.result is not None:
             out["result"] = self.result
         if self.error:
@@ -75,13 +75,17 @@ class Job:
 class WorkerHandle:
     """One scoring process and its pipe."""
 
-    def __init__(self, options: ServeOptions, threads: int | None) -> None:
-        self.options, self.threads = options, threads
+    def __init__(self, options: ServeOptions, threads: int | None, quiet: bool = False) -> None:
+        self.options, self.threads, self.quiet = options, threads, quiet
         self.process = None
         self.conn = None
 
     def start(self) -> dict[str, Any]:
         """Spawn the worker and wait until its model is loaded; its model information."""
+        self.spawn()
+        return self.wait_ready()
+
+    def spawn(self) -> None:
         import multiprocessing
 
         from dfdetect.serve.worker import worker_main
@@ -89,10 +93,16 @@ class WorkerHandle:
         context = multiprocessing.get_context("spawn")  # no forked torch or threads
         parent, child = context.Pipe()
         self.process = context.Process(target=worker_main, name="dfdetect-serve-worker", daemon=True,
-                                       args=(child, list(self.options.checkpoints), self.options.device, self.threads))
+                                       args=(child, list(self.options.checkpoints), self.options.device, self.threads,
+                                             self.quiet))
         self.process.start()
         child.close()
         self.conn = parent
+
+    def wait_ready(self) -> dict[str, Any]:
+        """The worker's model information once it has loaded; DfdetectError if it cannot."""
+        parent = self.conn
+        self.quiet = True  # a replacement repeats no notes
         if not parent.poll(START_TIMEOUT_S):
             self.kill()
             raise DfdetectError(f"the scoring worker did not load the model within {START_TIMEOUT_S:.0f} s")
@@ -137,17 +147,21 @@ class JobQueue:
         self.model: dict[str, Any] | None = None
         self.stopping = False
         self.running = 0
-        self.mean_seconds = 5.0  # running mean of a job's time, for Retry-After
+        self.mean_seconds: float | None = None  # running mean of a job's time (Retry-After, the page's estimate)
         threads = None if options.workers == 1 else max(1, (os.cpu_count() or 1) // options.workers)
-        self.handles = [WorkerHandle(options, threads) for _ in range(options.workers)]
+        from dfdetect import console
+
+        self.handles = [WorkerHandle(options, threads, quiet=console.is_quiet() or i > 0) for i in range(options.workers)]
         self.threads: list[threading.Thread] = []
 
     # ------------------------------------------------------------------ life cycle
     def start(self) -> dict[str, Any]:
         """Start every worker (the model loads once per worker); raises DfdetectError if one cannot."""
         try:
+            for handle in self.handles:  # all load at once: start-up takes one worker's time, not N
+                handle.spawn()
             for handle in self.handles:
-                self.model = handle.start()
+                self.model = handle.wait_ready()
         except BaseException:
             for handle in self.handles:
                 handle.kill()
@@ -209,7 +223,8 @@ class JobQueue:
 
     def busy(self) -> ApiError:
         """503 with a Retry-After from the recent time per video and the queue's length."""
-        wait = math.ceil(self.mean_seconds * (self.pending.qsize() + 1) / max(len(self.handles), 1))
+        per_video = self.mean_seconds or 5.0  # before the first video: a guess
+        wait = math.ceil(per_video * (self.pending.qsize() + 1) / max(len(self.handles), 1))
         return ApiError(503, "the server is busy: the queue of videos is full",
                         "wait the number of seconds in the Retry-After header and send it again",
                         {"Retry-After": str(min(max(wait, 1), 120))})
@@ -245,7 +260,8 @@ class JobQueue:
             finally:
                 self._cleanup(job)
                 self.running -= 1
-                self.mean_seconds = 0.8 * self.mean_seconds + 0.2 * (time.perf_counter() - started)
+                took = time.perf_counter() - started
+                self.mean_seconds = took if self.mean_seconds is None else 0.8 * self.mean_seconds + 0.2 * took
 
     def _run(self, handle: WorkerHandle, job: Job) -> None:
         job.state, job.progress = "running", 0.01

@@ -27,8 +27,10 @@ if TYPE_CHECKING:
 EXPLAIN_FRAMES = 6
 
 
-def worker_main(conn: "Connection", checkpoints: list[str], device: str, threads: int | None) -> None:
-    """Entry point of a worker process (multiprocessing, spawn)."""
+def worker_main(conn: "Connection", checkpoints: list[str], device: str, threads: int | None,
+                quiet: bool = False) -> None:
+    """Entry point of a worker process (multiprocessing, spawn). QUIET: no notes on stderr (all
+    but the first worker, whose notes about the model, e.g. its calibration, are said once)."""
     # Ctrl-C and SIGTERM go to the whole process group; the server decides when workers stop
     # (after the running video), so they ignore both and exit when told or when the pipe closes.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -36,6 +38,9 @@ def worker_main(conn: "Connection", checkpoints: list[str], device: str, threads
     import os
 
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from dfdetect import console
+
+    console.configure(quiet=quiet)
     try:
         predictor = load_predictor(checkpoints, device, threads)
         info = model_info(predictor)

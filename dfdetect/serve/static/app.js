@@ -81,7 +81,11 @@
       const { status, body } = await api(sent.body.url);
       if (status !== 200) { showError(explainError(body)); return; }
       if (body.state === "queued") { setProgress(40, "Waiting in the queue..."); continue; }
-      if (body.state === "running") { setProgress(40 + 60 * body.progress, "Looking at the faces... " + Math.round(100 * body.progress) + " %"); continue; }
+      if (body.state === "running") {
+        const usual = body.typical_seconds ? " (a video takes about " + Math.max(1, Math.round(body.typical_seconds)) + " s here)" : "";
+        setProgress(40 + 60 * body.progress, "Looking at the faces... " + Math.round(body.elapsed_seconds) + " s" + usual);
+        continue;
+      }
       $("progress-box").hidden = true;
       if (body.state === "failed" && !body.result) { showError(explainError(body)); return; }
       if (body.state === "failed") { showError(explainError(body)); }
