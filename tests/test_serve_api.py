@@ -80,7 +80,7 @@ def test_health_is_open_and_the_token_guards_v1(server: Server) -> None:
     model = httpx.get(server.url + "/v1/model", headers=AUTH).json()
     assert model["model"] == "dual" and model["input"]["img_size"] == 32 and model["extraction"]["frames"] == 4
     assert model["threshold"] == 0.52 and model["calibration"]["temperature"] == 2.0  # the checkpoint's own
-    assert model["trust"] and model["paths_allowed"]
+    assert model["trust"] and model["paths_allowed"] and model["params"] > 0 and model["description"]
     # uploads are refused before they are read
     assert_json_error(post_file(server, b"x" * 100, headers={}), 401)
     page = httpx.get(server.url + "/")

@@ -146,6 +146,7 @@ def model_info(predictor: "Predictor") -> dict[str, Any]:
         "ensemble": config.get("ensemble"),
         "quality": {"val_video_auc": config.get("val_video_auc")},
         "description": None,
+        "params": None,
         "trust": "",
     }
     try:
@@ -154,6 +155,7 @@ def model_info(predictor: "Predictor") -> dict[str, Any]:
         rows = model_rows(name, params=False)
         if rows:
             info["description"] = rows[0]["description"]
+        info["params"] = int(sum(p.numel() for p in predictor.model.parameters()))  # as loaded
     except Exception:  # an unregistered name in an old checkpoint: the rest still answers
         pass
     if is_default(predictor.checkpoint):
