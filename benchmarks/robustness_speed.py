@@ -39,7 +39,7 @@ def folder_csv(folder: Path, out: Path, limit: int | None) -> int:
 
 
 def timed_run(args: list[str]) -> tuple[float, str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = dict(os.environ, PYTHONPATH=str(REPO), COLUMNS="400")  # the summary line unwrapped
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "dfdetect", "robustness", *args], env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
