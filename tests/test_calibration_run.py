@@ -129,7 +129,7 @@ def test_the_bundled_default_model_keeps_its_raw_scores_and_says_so(run) -> None
     if calibration_of(config) is not None:
         pytest.skip("the bundled default model is calibrated now")
     out = run["root"] / "default.csv"
-    test = write_split(run["root"], "test_big", 2, 2, seed=9, size=96, faces_dir="faces96")  # its crops are 160 px
+    test = write_split(run["root"], "test_big", 2, 2, seed=9, size=160, faces_dir="faces160")  # its crops are 160 px
     r = eval_cli("default", str(test), "--out", str(out))
     assert r.exit_code == 0, r.output
     assert r.stderr.count(NOTE) == 1
