@@ -88,6 +88,7 @@ def test_eval_applies_it_and_threshold_overrides(run) -> None:
         assert 0.0 <= row[col] <= 1.0, col
     assert row["brier"] == pytest.approx(np.mean((video.to_numpy() - y) ** 2))
     assert "Reliability diagram" in html.read_text()
+    assert "calibration · threshold" in r.stdout and "Prec@prior" in r.stdout  # its own table on stdout
 
     r = eval_cli(str(run["run"]), str(run["test"]), "--out", str(out), "--threshold", "0.9", "--prior", "1:10")
     assert r.exit_code == 0, r.output

@@ -57,7 +57,7 @@ def command(
     from dfdetect.evaluation.evaluate import EvalOptions, evaluate
     from dfdetect.scoring.inference import check_aggregate
     from dfdetect.manifest import write_csv_atomic
-    from dfdetect.report.tables import metrics_table, print_table, write_eval_plots
+    from dfdetect.report.tables import calibration_table, metrics_table, print_table, write_eval_plots
 
     if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise UsageError(f"--threshold {threshold} is outside [0, 1]")
@@ -74,6 +74,7 @@ def command(
     model = describe_model(report.config)
     title = f"{model} · {report.checkpoint} · threshold {report.threshold:.3g} · prior {prior}"
     print_table(metrics_table(report.summary_rows(), title=title))
+    print_table(calibration_table(report.summary_rows(), report.threshold, prior))
     if out:
         write_csv_atomic(report.results_frame(), out)
         console.info(f"results: {out}")

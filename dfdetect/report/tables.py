@@ -7,9 +7,12 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from dfdetect.evaluation.metrics import ALL_METRICS, METRIC_TITLES, mean_std
+from dfdetect.evaluation.metrics import CALIBRATION_METRICS, FRAME_METRICS, METRIC_TITLES, VIDEO_METRICS, mean_std
 
 STD_SHOWN = ("auc", "ap", "eer")
+# The metrics table keeps to 160 columns; the calibration metrics get a table of their own
+# (calibration_table); results.csv and the HTML report hold everything.
+TABLE_METRICS = VIDEO_METRICS + FRAME_METRICS
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -55,7 +58,7 @@ _CI_OF = {"auc": ("auc_lo", "auc_hi", "AUC 95%"), "frame_auc": ("frame_auc_lo", 
 
 
 def metrics_table(
-    rows: Sequence[dict[str, Any]], title: str = "", metrics: Sequence[str] = ALL_METRICS, ci: bool = True
+    rows: Sequence[dict[str, Any]], title: str = "", metrics: Sequence[str] = TABLE_METRICS, ci: bool = True
 ) -> "Table":
     """Rows = test sets (name, ratio, n_real, n_fake), columns = metrics; notes under the table.
 
@@ -88,6 +91,21 @@ def metrics_table(
                 lo, hi, _ = _CI_OF[m]
                 cells.append("" if repeats else fmt_interval(r.get(lo), r.get(hi)))
         table.add_row(name, str(r["ratio"]), str(r["n_real"]), str(r["n_fake"]), *cells)
+    return table
+
+
+def calibration_table(rows: Sequence[dict[str, Any]], threshold: float, prior: str = "1:100") -> "Table":
+    """Per test set: can its probabilities and verdicts be acted on? Brier, ECE (15 bins), recall at
+    1 % and 5 % false positives, and precision at the deployment prior (repeats: their mean)."""
+    from rich.table import Table
+
+    table = Table(title=f"calibration · threshold {threshold:.3g} · prior {prior} (fake:real)", header_style="bold")
+    table.add_column("set", no_wrap=True)
+    for m in CALIBRATION_METRICS:
+        table.add_column(METRIC_TITLES.get(m, m), justify="right", no_wrap=True)
+    for r in rows:
+        name = r["set"] + (f" (×{r['repeats']})" if r.get("kind") == "repeats" else "")
+        table.add_row(name, *(fmt_value(r.get(m)) for m in CALIBRATION_METRICS))
     return table
 
 
