@@ -61,7 +61,7 @@ class CellSpec:
     fake_per_batch: int
     seed: int
     device: str = "cpu"
-    threshold: float = 0.5
+    threshold: float | None = None  # None: the run's stored (calibrated) threshold, else 0.5
 
 
 def cell_config(spec: CellSpec) -> "TrainConfig":

@@ -100,7 +100,7 @@ def run_experiment(
     checkpoint: str = "best",
     resume: bool = False,
     overwrite: bool = False,
-    threshold: float = 0.5,
+    threshold: float | None = None,
     threads: int | None = None,
     quiet: bool = False,
 ) -> ExperimentResult:
@@ -142,7 +142,7 @@ def _nothing() -> Iterator[None]:
 
 
 def _run_saved(config: "TrainConfig", run_dir: Path, test_csvs: Sequence[str | Path], checkpoint: str, resume: bool,
-               threshold: float) -> ExperimentResult:
+               threshold: float | None) -> ExperimentResult:
     from dfdetect.checkpoint import load_model
     from dfdetect.evaluation.evaluate import EvalOptions, evaluate_model
     from dfdetect.training import resume_config, train
@@ -164,7 +164,7 @@ def _run_saved(config: "TrainConfig", run_dir: Path, test_csvs: Sequence[str | P
 
 
 def _run_in_memory(config: "TrainConfig", run_dir: Path, test_csvs: Sequence[str | Path],
-                   threshold: float) -> ExperimentResult:
+                   threshold: float | None) -> ExperimentResult:
     from dfdetect.device import select_device
     from dfdetect.evaluation.evaluate import EvalOptions, evaluate_model
     from dfdetect.training.distributed import DistContext

@@ -58,7 +58,7 @@ class BenchmarkOptions:
     repeats: int = 3
     n_real: int | None = None
     n_fake: int | None = None
-    threshold: float = 0.5
+    threshold: float | None = None  # None: each run's stored (calibrated) threshold, else 0.5
     device: str = "auto"
     jobs: int | None = None  # parallel trainings; None = resolve_jobs' choice
     seed: int = 0
