@@ -1,6 +1,6 @@
 """`dfdetect eval`: score test CSVs with a checkpoint and compute video- and frame-level metrics.
 
-Every test CSV follows the manifest contract (DESIGN.md). Videos shared by several test sets
+Every test CSV follows the manifest contract (docs/formats.md). Videos shared by several test sets
 (test_1to10 and test_1to100 reuse the same real videos) are scored once. Rows that cannot be scored
 are skipped and counted by reason (`SKIP_REASONS`: no face found or empty stack, no label,
 extraction error) in the table's notes and in results.csv. A score that is not finite (a NaN from
@@ -250,6 +250,7 @@ def evaluate_models(
             unique.setdefault(faces, vid)
     device = select_device(options.device)
     scorer = build_scorer(members, names, device, options.aggregate, options.batch_size)
+    threshold = resolve_threshold(options.threshold, scorer)  # the calibrated one unless --threshold
 
     def stacks():
         for faces in unique:
@@ -257,7 +258,6 @@ def evaluate_models(
                 yield faces, np.load(faces, mmap_mode="r")
             except (OSError, ValueError) as exc:
                 raise DfdetectError(f"{faces}: cannot read the face stack ({exc}); re-run `dfdetect extract`") from None
-    threshold = resolve_threshold(options.threshold, scorer)  # the calibrated one unless --threshold
 
     scores: dict[Path, tuple[float, np.ndarray]] = {}
     empty: set[Path] = set()
