@@ -101,6 +101,11 @@ def command(
         check_output_dir(frames_out, "--frames-out")
     if explain:
         check_output_dir(explain, "--explain")  # before any video: a file in the way is a usage error
+    if detector is not None:  # a bad --detector is the one line, before the model loads and says anything
+        from dfdetect.detectors import DETECTORS, import_backends
+
+        import_backends()
+        DETECTORS.entry(detector)
     predictor = Predictor(
         ckpt, PredictOptions(threshold, aggregate, device, batch_size),
         dict(detector=detector, detector_model=detector_model, frames=frames, scale=scale, size=size),
