@@ -19,6 +19,7 @@ EXAMPLES = [
     "dfdetect extract demo/videos.csv --out data",
     "dfdetect extract videos/real --label real --out data --workers 4",
     "dfdetect extract /datasets/FF++ --dataset ff++ --compression c23 --out ffpp",
+    "dfdetect extract /datasets/FF++ --dataset ff++ --reencode crf=32,40 --out ffpp",
 ]
 
 
@@ -50,6 +51,9 @@ def command(
     merge: Annotated[
         bool, typer.Option("--merge", help="Only merge DATA/manifest.part-*.csv into DATA/manifest.csv (DATA as INPUTS or --out).")
     ] = False,
+    reencode: Annotated[
+        Optional[str], typer.Option("--reencode", help="Also store each video re-encoded with H.264 at these CRFs (e.g. crf=32,40) as views of it: same group, one view drawn per training epoch.")
+    ] = None,
     device: DeviceOption = "auto",
     seed: SeedOption = 0,
 ) -> None:
@@ -71,6 +75,7 @@ def command(
         frames=parse_frames(frames), scale=scale, size=size, device=validate_device_string(device), seed=seed,
     ).validate()
     from dfdetect.extraction import build_detector
+    from dfdetect.extraction.views import parse_reencode
     from dfdetect.outputs import check_output_dir
     from dfdetect.sharding import parse_shard
 
@@ -78,6 +83,11 @@ def command(
     # Every option is checked before anything is written: a refused --detector must not leave
     # an extract_config.json behind that then blocks the corrected command.
     build_detector(options)
+    crfs = parse_reencode(reencode)
+    if crfs:
+        from dfdetect.robustness.ffmpeg import require_libx264
+
+        require_libx264()
     check_output_dir(out)
     if dataset is not None:
         dataset = dataset.strip().lower()
@@ -85,8 +95,8 @@ def command(
     from dfdetect.extraction import gather_inputs, run_extraction
 
     items = gather_inputs(inputs or [], csvs=csv or [], dataset=dataset, compression=compression, label=label)
-    console.info(f"extract: {len(items)} videos -> {out}" + (f" (shard {shard_spec[0]}/{shard_spec[1]})" if shard_spec else ""))
-    summary = run_extraction(items, out, options, workers=workers, shard=shard_spec)
+    console.info(f"extract: {len(items)} videos" + (f" and {len(items) * len(crfs)} re-encoded views" if crfs else "") + f" -> {out}" + (f" (shard {shard_spec[0]}/{shard_spec[1]})" if shard_spec else ""))
+    summary = run_extraction(items, out, options, workers=workers, shard=shard_spec, reencode=crfs)
     render(summary)
     if summary.failed:
         raise typer.Exit(1)

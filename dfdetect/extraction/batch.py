@@ -17,6 +17,7 @@ from dfdetect.extraction.faces import build_detector, extract_faces
 from dfdetect.extraction.inputs import VideoInput, inputs_from_paths, settle_ids
 from dfdetect.extraction.options import ExtractOptions
 from dfdetect.extraction.rows import finish_row, recover_row, result_row
+from dfdetect.extraction.views import add_views, reencoded_copy
 from dfdetect.extraction.store import (
     MANIFEST_NAME,
     check_config,
@@ -37,6 +38,8 @@ from dfdetect.outputs import is_disk_full
 # The manifest is rewritten at most this often while a batch runs (and always at the end), so a
 # killed run loses at most the rows of the last few seconds; their stacks are simply redone.
 MANIFEST_FLUSH_SECONDS = 2.0
+# Temporary re-encoded copies for views live here, inside DATA, and are removed after extraction.
+REENCODE_DIR = ".reencode"
 
 
 @dataclass
@@ -88,8 +91,12 @@ def process_video(item: VideoInput, out_dir: Path, options: ExtractOptions, dete
     faces_dir = out_dir / "faces"
     stack_path = faces_dir / f"{item.video_id}.npy"
     sidecar_path = faces_dir / f"{item.video_id}.json"
+    copy: Path | None = None
     try:
-        result = extract_faces(item.path, options, detector)
+        if item.view:  # a re-encoded view: extract from a temporary H.264 copy, recorded under the original's path
+            copy = reencoded_copy(item, out_dir / REENCODE_DIR)
+        result = extract_faces(copy or item.path, options, detector)
+        result.path = str(item.path)
         if result.status == STATUS_OK:
             save_stack(stack_path, result.faces)
         else:
@@ -101,6 +108,9 @@ def process_video(item: VideoInput, out_dir: Path, options: ExtractOptions, dete
         if is_disk_full(exc):  # ... but a full disk would fail every video after it: stop, the CLI says "disk full"
             raise OSError(errno.ENOSPC, "No space left on device", str(faces_dir)) from exc
         return finish_row({**item.row(), "frames": "0", "faces": "0"}, item, STATUS_ERROR, f"{type(exc).__name__}: {exc}", options)
+    finally:
+        if copy is not None:
+            copy.unlink(missing_ok=True)
 
 
 def _process_in_worker(item: VideoInput, out_dir: Path, options: ExtractOptions) -> dict[str, str]:
@@ -143,13 +153,15 @@ def run_extraction(
     options: ExtractOptions | None = None,
     workers: int = 1,
     shard: tuple[int, int] | str | None = None,
+    reencode: Sequence[int] = (),
 ) -> ExtractSummary:
     """Extract every input into out_dir (manifest.csv, faces/<video_id>.npy and .json sidecars).
 
     Finished videos (ok with a whole stack, or no_face) are skipped; errors are retried. With a
     shard (i, n) only that share is done and written to manifest.part-i-of-n.csv; the part files
     are merged into manifest.csv as soon as every shard's videos have a row (`merge_parts` does it
-    by hand). Bad videos become error rows; the batch goes on.
+    by hand). Bad videos become error rows; the batch goes on. `reencode` (H.264 CRFs) adds a
+    re-encoded view of every input per CRF (`extraction.views`).
     """
     options = (options or ExtractOptions()).validate()
     items = list(inputs)
@@ -168,6 +180,8 @@ def run_extraction(
         check_config(out, options.fingerprint())
         known = read_rows(out / MANIFEST_NAME, strict=True)
         settle_ids(items, known)  # all items, before sharding, so every shard agrees on the ids
+        if reencode:
+            items = add_views(items, reencode)
         all_ids = [it.video_id for it in items]
         if shard is not None:
             items = [it for it in items if shard_of(it.video_id, shard[1]) == shard[0]]

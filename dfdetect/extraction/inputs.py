@@ -32,6 +32,9 @@ class VideoInput:
     split: str = ""
     #: where the input came from, for messages: "list.csv:3" or the folder/file argument
     origin: str = field(default="", compare=False)
+    #: a re-encoded view of another input (`extraction.views`): its name (crf40) and the original's id
+    view: str = ""
+    source_id: str = ""
 
     def row(self) -> dict[str, str]:
         return {
@@ -42,6 +45,7 @@ class VideoInput:
             "method": self.method,
             "dataset": self.dataset,
             "split": self.split,
+            **({"view": self.view, "source_id": self.source_id} if self.view else {}),
         }
 
 
@@ -212,7 +216,8 @@ def settle_ids(items: list[VideoInput], known: dict[str, dict[str, str]]) -> lis
     finished, whichever folder was passed). A new file whose id is taken by another file gets a
     short hash of its path (`clip0` from videos/real, then `clip0-1a2b3c4d` from videos/fake).
     """
-    by_path = {path_key(r.get("path", "")): vid for vid, r in known.items() if r.get("path")}
+    # views share their original's path; their ids follow the original's (extraction.views)
+    by_path = {path_key(r.get("path", "")): vid for vid, r in known.items() if r.get("path") and not r.get("view")}
     taken = set(known)
     for item in items:
         old = by_path.get(path_key(item.path))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -44,6 +44,7 @@ class SplitFile:
     ratio: str  # achieved fake:real
     requested_ratio: str | None = None
     repeat: int | None = None
+    n_views: int = 0  # re-encoded views of these videos written beside them (not counted above)
 
     @property
     def name(self) -> str:
@@ -117,6 +118,19 @@ def describe_split(df: "pd.DataFrame", file: str, set_name: str, **extra: Any) -
                      ratio=format_actual_ratio(n_fake, n_real), **extra)
 
 
+def attach_views(info: SplitFile, part: "pd.DataFrame", views: "pd.DataFrame | None") -> tuple[SplitFile, "pd.DataFrame"]:
+    """A train or val set with the re-encoded views of its videos (`extract --reencode`) added;
+    the counts stay per video, `n_views` says how many views came along."""
+    import pandas as pd
+
+    if views is None or part.empty:
+        return info, part
+    mine = views[views["source_id"].isin(set(part["video_id"]))]
+    if mine.empty:
+        return info, part
+    return replace(info, n_views=len(mine)), pd.concat([part, mine], ignore_index=True)
+
+
 def split_frame_for_csv(df: "pd.DataFrame", set_name: str) -> "pd.DataFrame":
     out = order_columns(df.copy())
     out["split"] = set_name
@@ -184,9 +198,11 @@ def make_splits(
         if part.empty:
             continue
         if set_name == "train" and train_pair is not None:
-            outputs.append(_train_at_ratio(part, train_pair, seed, warnings))
+            info, part = _train_at_ratio(part, train_pair, seed, warnings)
         else:
-            outputs.append((describe_split(part, f"{set_name}.csv", set_name), part))
+            info = describe_split(part, f"{set_name}.csv", set_name)
+        # views go with training and validation videos; test sets hold each video once, as it is
+        outputs.append(attach_views(info, part, loaded.views) if set_name != "test" else (info, part))
     test = rows[assignment.sets == "test"]
     if ratios and test.empty:
         warnings.append("no test set, so no ratio variants were written")

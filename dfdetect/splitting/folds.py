@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from dfdetect.errors import DfdetectError, UsageError
 from dfdetect.manifest import write_csv_atomic
 from dfdetect.splitting.assign import groups_for_fraction, group_table, stratified_group_split
-from dfdetect.splitting.core import SplitFile, SplitSummary, describe_split, split_rng, split_frame_for_csv
+from dfdetect.splitting.core import SplitFile, SplitSummary, attach_views, describe_split, split_rng, split_frame_for_csv
 from dfdetect.splitting.layout import FOLDS_NAME, SUMMARY_NAME, clear_plain_layout, remove_stale_files, remove_stale_folds
 from dfdetect.splitting.inputs import load_manifests, relative_posix
 
@@ -152,9 +152,9 @@ def make_folds(
     for i in range(folds):
         test, rest = rows[fold_of == i], rows[fold_of != i]
         train, val = _carve_val(rest, val_size, seed, i)
-        fold = [(describe_split(train, "train.csv", "train"), train)]
+        fold = [attach_views(describe_split(train, "train.csv", "train"), train, loaded.views)]
         if val is not None:
-            fold.append((describe_split(val, "val.csv", "val"), val))
+            fold.append(attach_views(describe_split(val, "val.csv", "val"), val, loaded.views))
         fold.append((describe_split(test, "test.csv", "test"), test))
         for info, _ in fold:
             if info.n_real == 0 or info.n_fake == 0:

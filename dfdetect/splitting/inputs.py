@@ -35,6 +35,8 @@ class LoadedManifests:
     paths: list[Path]
     n_rows: int = 0
     excluded: Counter = field(default_factory=Counter)
+    #: re-encoded views (`extract --reencode`): they follow their original into train or val
+    views: "pd.DataFrame | None" = None
 
     def names(self) -> str:
         """The manifests as one string for error messages."""
@@ -209,6 +211,7 @@ def load_manifests(args: Sequence[str | os.PathLike[str]], out_dir: Path) -> Loa
             df["sidecar"] = [_rebase(str(v).strip(), path, out_dir) for v in df["sidecar"]]
         frames.append(df)
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    rows, views = _separate_views(rows, excluded)
     if len(rows):
         _refuse_same_source(rows)
         # Row order in a manifest depends on how extraction was parallelised; sorting makes the
@@ -216,10 +219,28 @@ def load_manifests(args: Sequence[str | os.PathLike[str]], out_dir: Path) -> Loa
         rows = rows.sort_values("video_id", kind="stable").reset_index(drop=True)
     loaded = LoadedManifests(
         rows=rows,
-        paths=paths, n_rows=n_rows, excluded=excluded,
+        paths=paths, n_rows=n_rows, excluded=excluded, views=views,
     )
     _check_usable(loaded)
     return loaded
+
+
+def _separate_views(rows: "pd.DataFrame", excluded: Counter) -> tuple["pd.DataFrame", "pd.DataFrame | None"]:
+    """(originals, views): a view row names its original in `source_id`; views whose original is
+    not among the usable rows are counted as excluded. A view always takes its original's group."""
+    if rows.empty or "source_id" not in rows.columns:
+        return rows, None
+    source = rows["source_id"].fillna("").astype(str).str.strip()
+    originals, views = rows[source == ""].copy(), rows[source != ""].copy()
+    if views.empty:
+        return originals, None
+    group_of = originals.set_index("video_id")["group"]
+    known = views["source_id"].isin(group_of.index)
+    if (~known).any():
+        excluded["view of an unusable video"] += int((~known).sum())
+    views = views[known].copy()
+    views["group"] = views["source_id"].map(group_of)
+    return originals, views.sort_values("video_id", kind="stable").reset_index(drop=True)
 
 
 def _refuse_same_source(rows: "pd.DataFrame") -> None:

@@ -33,6 +33,7 @@ class ClipRecord:
     faces_path: Path
     label: int
     scale: float | None = None  # the crop scale it was extracted at (manifest `scale`); SBI needs it
+    source_id: str = ""  # set on a re-encoded view (`extract --reencode`): the original's video_id
 
 
 def load_split(csv_path: str | os.PathLike[str], *, role: str = "training") -> tuple[list[ClipRecord], dict[str, Any]]:
@@ -60,7 +61,9 @@ def load_split(csv_path: str | os.PathLike[str], *, role: str = "training") -> t
         path = resolve_faces_path(csv_path, row.faces_file)
         if not path.is_file():
             missing.append(path)
-        records.append(ClipRecord(str(row.video_id), path, label, _crop_scale(getattr(row, "scale", ""))))
+        source = getattr(row, "source_id", "")
+        source = "" if not isinstance(source, str) else source.strip()
+        records.append(ClipRecord(str(row.video_id), path, label, _crop_scale(getattr(row, "scale", "")), source))
     if missing:
         raise DfdetectError(
             f"{csv_path}: {len(missing)} of {len(records)} face stacks missing, first {missing[0]}; "
@@ -122,6 +125,11 @@ class FaceStackDataset:
 
     With `augment` holding "xray", every real clip also appears once more as a self-blended fake
     (label 1), made on the fly.
+
+    Re-encoded views (rows with a `source_id`): for training, a video and its views are one item,
+    and each epoch draws one of them (so an epoch costs what it did without views, and the video
+    keeps its weight); for validation every view is an item of its own, so the calibration and
+    the threshold are fitted over clean and re-encoded videos alike.
     """
 
     def __init__(
@@ -143,6 +151,9 @@ class FaceStackDataset:
         else:
             self.extraction = {}
         self.records = list(records)
+        self.views: dict[int, list[ClipRecord]] = {}
+        if train:
+            self.records, self.views = _fold_views(self.records)
         self.frames = int(frames)
         self.img_size = img_size
         self.train = train
@@ -165,8 +176,12 @@ class FaceStackDataset:
         index, epoch = (key, 0) if isinstance(key, (int, np.integer)) else key
         index = int(index)
         blended = index >= len(self.records)
-        record = self.records[self.xray_sources[index - len(self.records)]] if blended else self.records[index]
+        base = self.xray_sources[index - len(self.records)] if blended else index
+        record = self.records[base]
         rng = np.random.default_rng([self.seed, epoch, index]) if self.train else None
+        views = self.views.get(base)
+        if views and rng is not None:
+            record = views[int(rng.integers(len(views)))]
         stack = read_stack(record.faces_path)
         idx, mask = sample_indices(stack.shape[0], self.frames, rng)
         clip = clip_from_stack(stack, idx, self.img_size)  # step 1 of the one path (dfdetect.preprocess)
@@ -183,6 +198,20 @@ class FaceStackDataset:
             "index": index,
             "video_id": record.video_id + ("#xray" if blended else ""),
         }
+
+
+def _fold_views(records: list[ClipRecord]) -> tuple[list[ClipRecord], dict[int, list[ClipRecord]]]:
+    """One record per original video, and for those with views: [original, *views] by position.
+    A view whose original is not in the set stands for itself."""
+    by_id = {r.video_id: i for i, r in enumerate(records) if not r.source_id}
+    originals = [r for r in records if not r.source_id or r.source_id not in by_id]
+    position = {id(r): i for i, r in enumerate(originals)}
+    views: dict[int, list[ClipRecord]] = {}
+    for r in records:
+        if r.source_id and r.source_id in by_id:
+            i = position[id(records[by_id[r.source_id]])]
+            views.setdefault(i, [originals[i]]).append(r)
+    return originals, views
 
 
 class EpochSampler:

@@ -27,15 +27,25 @@ HERE = Path(__file__).resolve().parent
 CONDITIONS = {"clean": "test.csv", "c40": "test_c40.csv"}
 
 
-def make_fold_sets(manifest: Path, manifest_c40: Path, work: Path, folds: int, seed: int) -> list[Path]:
+def make_fold_sets(manifest: Path, manifest_c40: Path, work: Path, folds: int, seed: int, views: bool = False) -> list[Path]:
     """The identity-safe folds of earlier rounds (same k, validation share and seed), each with a
-    test_c40.csv: the same test videos, crops from the re-encoded extraction."""
+    test_c40.csv: the same test videos, crops from the re-encoded extraction.
+
+    views=False: folds of the original videos only (a manifest's re-encoded views are left out).
+    views=True (round 6): the same folds, whose train and val sets also carry each video's
+    re-encoded views (`extract --reencode`); the test sets are the same videos either way."""
     from dfdetect.benchmarking.oof import subset_csv
     from dfdetect.splitting import make_folds
 
-    splits = work / f"folds{folds}"
+    splits = work / (f"folds{folds}_views" if views else f"folds{folds}")
     if not (splits / "folds.json").is_file():
-        make_folds([manifest], splits, folds=folds, val_size=0.2, seed=seed)
+        source = manifest
+        if not views:  # the plain folds must not pick up views that the manifest may hold
+            rows = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+            if "view" in rows.columns:
+                source = manifest.with_name("manifest.originals.csv")
+                rows[rows["view"] == ""].drop(columns=["view", "source_id"]).to_csv(source, index=False)
+        make_folds([source], splits, folds=folds, val_size=0.2, seed=seed)
     fold_dirs = sorted(p for p in splits.glob("fold_*") if p.is_dir())
     for fold in fold_dirs:
         if not (fold / "test_c40.csv").is_file():
@@ -43,18 +53,28 @@ def make_fold_sets(manifest: Path, manifest_c40: Path, work: Path, folds: int, s
     return fold_dirs
 
 
+def read_recipe(recipe: str) -> tuple[dict, bool]:
+    """A recipe's training options, and whether it trains on re-encoded views (its `views: true`,
+    an experiment key that `train --config` does not know)."""
+    from dfdetect.training.config_file import normalise, parse_file
+
+    path = HERE / "recipes" / f"{recipe}.yaml"
+    data = dict(parse_file(path) or {})
+    views = bool(data.pop("views", False))
+    return normalise(data, str(path)), views
+
+
 def run_fold(recipe: str, fold: Path, work: Path, seed: int) -> pd.DataFrame:
     """Train `recipe` on one fold (or reuse the finished run) and score its test set in both conditions."""
     from dfdetect.benchmarking.experiment import run_experiment
     from dfdetect.manifest import read_manifest
     from dfdetect.training import TrainConfig
-    from dfdetect.training.config_file import read_train_config
 
     run_dir = work / "runs" / recipe / fold.name
     cached = run_dir / "oof.csv"
     if cached.is_file():
         return pd.read_csv(cached)
-    options = read_train_config(HERE / "recipes" / f"{recipe}.yaml")
+    options, _ = read_recipe(recipe)
     config = TrainConfig(**{**options, "train_csv": str(fold / "train.csv"), "val_csv": str(fold / "val.csv"),
                             "out": str(run_dir / "train"), "device": "cpu", "seed": seed})
     tests = [fold / name for name in CONDITIONS.values()]
@@ -95,16 +115,16 @@ def summarise(recipe: str, oof: pd.DataFrame) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("manifest", type=Path, help="the c23 extraction's manifest.csv")
+    ap.add_argument("manifest", type=Path, help="the c23 extraction's manifest.csv (with its re-encoded views for `views: true` recipes)")
     ap.add_argument("manifest_c40", type=Path, help="the CRF 40 copy's extraction manifest.csv (same video ids)")
     ap.add_argument("--work", type=Path, default=Path("runs/robust"))
     ap.add_argument("--recipes", default=",".join(sorted(p.stem for p in (HERE / "recipes").glob("*.yaml"))))
     ap.add_argument("--folds", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0, help="the folds' seed (as in earlier rounds) and the training seed")
     args = ap.parse_args(argv)
-    folds = make_fold_sets(args.manifest, args.manifest_c40, args.work, args.folds, args.seed)
     results = []
     for recipe in [r for r in args.recipes.split(",") if r]:
+        folds = make_fold_sets(args.manifest, args.manifest_c40, args.work, args.folds, args.seed, views=read_recipe(recipe)[1])
         oof = pd.concat([run_fold(recipe, fold, args.work, args.seed) for fold in folds], ignore_index=True)
         oof.to_csv(args.work / f"oof_{recipe}.csv", index=False)
         results += summarise(recipe, oof)
