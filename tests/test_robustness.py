@@ -81,6 +81,14 @@ def test_robustness_rows_cache_and_failures(robust_data, tmp_path):
     assert (df["n_real"] + df["n_fake"] + df["n_no_face"] == 4).all()
     assert df["auc"].notna().any() and df["threshold"].eq(0.5).all()
     assert (out / "robustness.png").stat().st_size > 1000
+    # per-video scores: one row per scored (condition, video), agreeing with the aggregate rows
+    per_video = pd.read_csv(out / "robustness_scores.csv", keep_default_na=False)
+    counts = per_video.groupby(["perturbation", "level"], sort=False).size()
+    for row in df.itertuples():
+        n_scored = row.n_real + row.n_fake
+        assert counts.get((row.perturbation, row.level), 0) == n_scored
+    assert set(per_video["verdict"]) <= {"fake", "real"}
+    assert ((per_video["fake_prob"] >= 0.5) == (per_video["verdict"] == "fake")).all()
     page = report.read_text()
     assert "Robustness to degraded video" in page and "data:image/png;base64," in page and "reencode" in page
     assert "threshold 0.5" in first.output
@@ -236,3 +244,18 @@ def test_report_section_joins_an_existing_page(tmp_path):
     text = page.read_text()
     assert "the eval table" in text and "<p>second</p>" in text and "<p>first</p>" not in text
     assert text.count("<h2>Robustness</h2>") == 1 and text.rstrip().endswith("</html>")
+
+
+def test_frames_option_samples_fewer_frames_per_video(robust_data, tmp_path):
+    from dfdetect.robustness.cache import load_entry
+
+    test_csv, ckpt = robust_data
+    cache = tmp_path / "cache"
+    result = _run([str(ckpt), str(test_csv), "--out", str(tmp_path / "out"), "--perturbations", "blur:1",
+                   "--cache", str(cache), "--device", "cpu", "--frames", "3"])
+    assert result.exit_code == 0, result.output
+    entries = [load_entry(p) for p in sorted(cache.rglob("*.npz"))]
+    ok = [e for e in entries if e is not None and e.status == "ok"]
+    assert ok and all(e.faces.shape[0] == 3 for e in ok)
+    scores = pd.read_csv(tmp_path / "out" / "robustness_scores.csv")
+    assert set(scores["perturbation"]) == {"clean", "blur"} and len(scores) == 8

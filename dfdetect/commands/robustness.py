@@ -40,6 +40,9 @@ def command(
         "--report", help="Add the plot and table to this self-contained HTML report (created when missing).",
         show_default=False)] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Windows of T frames per forward pass.")] = 8,
+    frames: Annotated[Optional[int], typer.Option(
+        "--frames", min=1, help="Frames sampled per video (default: the checkpoint's extraction setting); fewer "
+                                "make a sweep faster, and its scores then differ from `predict`'s.", show_default=False)] = None,
 ) -> None:
     """Measure robustness: perturb each test video, extract its faces again and score them.
 
@@ -68,11 +71,12 @@ def command(
     if report_html is not None:
         check_output_file(report_html, "--report")
     options = RobustnessOptions(perturbations=perturbations, workers=workers, seed=seed, device=device, cache=cache,
-                                threshold=threshold, batch_size=batch_size)
+                                threshold=threshold, batch_size=batch_size, frames=frames)
     result = run_robustness(run, test_csv, options)
     df = result.frame()
     out.mkdir(parents=True, exist_ok=True)
     write_csv_atomic(df, out / "robustness.csv")
+    write_csv_atomic(result.video_scores(), out / "robustness_scores.csv")
     png = plot_robustness(df, out / "robustness.png")
     title = f"robustness · {run} · {result.n_videos} videos · threshold {result.threshold:g} ({result.threshold_source})"
     print_table(robustness_table(df, title))

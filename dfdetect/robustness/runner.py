@@ -43,6 +43,7 @@ class RobustnessOptions:
     threshold: float | None = None
     batch_size: int = 8
     aggregate: str = "mean"
+    frames: int | None = None  # frames sampled per video; None: the checkpoint's extraction setting
 
 
 @dataclass
@@ -71,6 +72,20 @@ class RobustnessResult:
     cache_hits: int = 0
     cache_misses: int = 0
     scores_cached: int = 0  # stacks whose probability this checkpoint had already given
+    video_ids: dict[tuple[str, int], list[str]] = field(default_factory=dict)  # aligned with labels/scores
+
+    def video_scores(self) -> "pd.DataFrame":
+        """One row per scored (condition, video): perturbation, level, video_id, label, fake_prob,
+        verdict at the threshold; `robustness_scores.csv`, for pooling folds or paired tests."""
+        import pandas as pd
+
+        rows = [
+            {"perturbation": name, "level": level, "video_id": vid, "label": int(y), "fake_prob": float(p),
+             "verdict": "fake" if p >= self.threshold else "real"}
+            for (name, level), ids in self.video_ids.items()
+            for vid, y, p in zip(ids, self.labels[(name, level)], self.scores[(name, level)])
+        ]
+        return pd.DataFrame(rows, columns=["perturbation", "level", "video_id", "label", "fake_prob", "verdict"])
 
     def frame(self) -> "pd.DataFrame":
         from dfdetect.robustness.results import condition_rows
@@ -158,7 +173,7 @@ def run_robustness(run: str | Path, test_csv: str | Path, options: RobustnessOpt
     started = time.perf_counter()
     model, config = load_model(run, device="cpu")
     threshold, source = resolve_threshold(config, options.threshold)
-    extract_options = build_extract_options(config, device=options.device).validate()
+    extract_options = build_extract_options(config, device=options.device, frames=options.frames).validate()
     settings = extraction_settings(extract_options)
     missing = 0
     for v in videos:
@@ -188,11 +203,12 @@ def run_robustness(run: str | Path, test_csv: str | Path, options: RobustnessOpt
         cache_hits=sum(r.cached for r in results.values()), cache_misses=sum(not r.cached for r in results.values()),
         scores_cached=scores_cached)
     for key, jobs in plan.items():
-        labels, probs, failed, errors = [], [], {}, []
+        labels, probs, failed, errors, ids = [], [], {}, [], []
         for v, job in zip(videos, jobs):
             res = results.get(job.cache_path) if job is not None else None
             status = "missing" if res is None else res.status
             if status == "ok" and np.isfinite(scores.get(job.cache_path, np.nan)):
+                ids.append(v.video_id)
                 labels.append(v.label)
                 probs.append(scores[job.cache_path])
                 continue
@@ -200,7 +216,7 @@ def run_robustness(run: str | Path, test_csv: str | Path, options: RobustnessOpt
             if res is not None and res.error:
                 errors.append(f"{v.video_id}: {res.error}")
         result.labels[key], result.scores[key] = np.array(labels, dtype=np.int64), np.array(probs, dtype=np.float64)
-        result.failures[key], result.errors[key] = failed, errors
+        result.failures[key], result.errors[key], result.video_ids[key] = failed, errors, ids
     result.seconds = {"extract": extracted - started, "score": time.perf_counter() - extracted}
     return result
 
