@@ -147,6 +147,11 @@ class StackScorer:
         self.device = torch.device(self.device)
         self.settings = input_settings(self.model, self.config)
         self.model.eval()
+        # The input arrives channels_last (preprocess_batch); weights in the same layout spare the
+        # CPU convolutions a layout conversion per layer (the brief: channels_last and fp32 on CPU).
+        # 5-D (video) convolutions have no channels_last, so such models stay as they are.
+        if self.device.type == "cpu" and all(p.dim() != 5 for p in self.model.parameters()):
+            self.model.to(memory_format=torch.channels_last)
         self.batch_size = max(1, int(self.batch_size))
 
     @property
