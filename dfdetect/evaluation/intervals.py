@@ -154,22 +154,25 @@ def auc_with_ci(
     return AucInterval(auc, max(0.0, auc - half), min(1.0, auc + half), level, se, n_real, n_fake, "delong")
 
 
-def _group_pair_wins(s: np.ndarray, group_index: np.ndarray, fake: np.ndarray, real: np.ndarray) -> np.ndarray:
-    """W[a, b]: over all (frame of fake group a, frame of real group b) pairs, how many the fake
-    frame wins (ties count half). A resample's AUC is then c_fake @ W @ c_real over its pair count."""
-    position = np.zeros(group_index.max() + 1, dtype=np.int64)
-    position[fake] = np.arange(fake.size)
-    fake_rows = np.isin(group_index, fake)
+def _pair_wins(s: np.ndarray, y: np.ndarray, group_index: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """W[i, j]: over all (fake sample of group rows[i], real sample of group cols[j]) pairs, how many
+    the fake wins (ties count half). A resample's AUC is then its group counts' c_rows @ W @ c_cols
+    over its pair count. Both bootstraps use it: the cluster one (groups = videos, one class each)
+    and the identity-group one (an FF++ identity holds reals and fakes)."""
+    position = np.full(int(group_index.max()) + 1, -1, dtype=np.int64)
+    position[rows] = np.arange(rows.size)
+    fake_rows = (y == 1) & (position[group_index] >= 0)
     fake_scores, fake_pos = s[fake_rows], position[group_index[fake_rows]]
-    wins = np.empty((fake.size, real.size))
-    order = np.lexsort((s, group_index))  # by group, then score
-    starts = np.searchsorted(group_index[order], real)
-    ends = np.searchsorted(group_index[order], real, side="right")
+    reals = np.flatnonzero(y == 0)
+    order = reals[np.lexsort((s[reals], group_index[reals]))]  # reals by group, then score
+    starts = np.searchsorted(group_index[order], cols)
+    ends = np.searchsorted(group_index[order], cols, side="right")
+    wins = np.zeros((rows.size, cols.size))
     for column, (a, b) in enumerate(zip(starts, ends)):
         real_scores = s[order[a:b]]  # sorted
         below = np.searchsorted(real_scores, fake_scores, side="left")
         upto = np.searchsorted(real_scores, fake_scores, side="right")
-        wins[:, column] = np.bincount(fake_pos, weights=below + 0.5 * (upto - below), minlength=fake.size)
+        wins[:, column] = np.bincount(fake_pos, weights=below + 0.5 * (upto - below), minlength=rows.size)
     return wins
 
 
@@ -198,7 +201,7 @@ def cluster_bootstrap_auc_ci(
     if (group_label[group_index] != y).any():
         raise ValueError("every sample of a group (video) must carry the group's label")
     real, fake = np.flatnonzero(group_label == 0), np.flatnonzero(group_label == 1)
-    wins = _group_pair_wins(s, group_index, fake, real)
+    wins = _pair_wins(s, y, group_index, fake, real)
     frames = np.bincount(group_index, minlength=n_groups).astype(np.float64)
     auc = float(wins.sum() / (frames[fake].sum() * frames[real].sum()))
     if min(real.size, fake.size) < MIN_VIDEOS_PER_CLASS:  # resampling one video always draws it
@@ -236,19 +239,6 @@ def frame_auc_ci(
     return AucInterval(boot.auc, lo, hi, level, se, boot.n_real, boot.n_fake, "hanley-mcneil (videos)")
 
 
-def _mixed_pair_wins(s: np.ndarray, y: np.ndarray, group_index: np.ndarray, n_groups: int) -> np.ndarray:
-    """W[a, b]: over all (fake video of group a, real video of group b) pairs, how many the fake
-    wins (ties count half). Groups may hold both classes (an FF++ identity holds reals and fakes)."""
-    fake_scores, fake_group = s[y == 1], group_index[y == 1]
-    wins = np.zeros((n_groups, n_groups))
-    for b in np.unique(group_index[y == 0]):
-        real_scores = np.sort(s[(y == 0) & (group_index == b)])
-        below = np.searchsorted(real_scores, fake_scores, side="left")
-        upto = np.searchsorted(real_scores, fake_scores, side="right")
-        wins[:, b] = np.bincount(fake_group, weights=below + 0.5 * (upto - below), minlength=n_groups)
-    return wins
-
-
 def group_bootstrap_auc_ci(
     labels: Sequence[int] | np.ndarray,
     scores: Sequence[float] | np.ndarray,
@@ -276,7 +266,8 @@ def group_bootstrap_auc_ci(
     n_groups = int(group_index.max()) + 1
     n_fake = np.bincount(group_index, weights=(y == 1), minlength=n_groups)
     n_real = np.bincount(group_index, weights=(y == 0), minlength=n_groups)
-    wins = _mixed_pair_wins(s, y, group_index, n_groups)
+    everyone = np.arange(n_groups)
+    wins = _pair_wins(s, y, group_index, everyone, everyone)
     auc = float(wins.sum() / (n_fake.sum() * n_real.sum()))
     counts = (int((y == 0).sum()), int((y == 1).sum()))
     method = "group bootstrap"
