@@ -117,3 +117,22 @@ def test_bad_reencode_is_one_line_and_writes_nothing(runner, tmp_path: Path) -> 
     assert result.exit_code == 2
     assert "--reencode" in error_line(result) and "0 to 51" in error_line(result)
     assert not (tmp_path / "out").exists()
+
+
+def test_plain_split_writes_views_beside_train_and_val_only(extracted: Path, tmp_path: Path) -> None:
+    import json as _json
+
+    from dfdetect.splitting import make_splits
+
+    make_splits([extracted / "manifest.csv"], tmp_path / "splits", test_size=0.34, val_size=0.34, test_ratios=["1:1"], seed=1)
+    summary = _json.loads((tmp_path / "splits" / "splits.json").read_text())
+    files = {f["file"]: f for f in summary["files"]}
+    for name, info in files.items():
+        df = pd.read_csv(tmp_path / "splits" / name, dtype=str, keep_default_na=False)
+        views = df[df.get("view", pd.Series("", index=df.index)) != ""]
+        assert info["n_real"] + info["n_fake"] == len(df) - len(views)  # counts are per video
+        assert info["n_views"] == len(views)
+        if name.startswith("test"):
+            assert views.empty
+        else:
+            assert len(views) == 2 * (len(df) - len(views))
