@@ -7,7 +7,9 @@ load changes on a shared machine hit all alike; median over --repeats epochs eac
   plain      flip,color (the default)
   degrade    flip,color,degrade (jpeg, downscale, blur, noise, h264 at their per-clip odds)
   h264-all   flip,color,h264 with every clip re-encoded (p forced to 1: the worst case)
-Target: degrade <= 1.5 x plain.
+  views      flip,color on a CSV whose videos each have two re-encoded views (`extract --reencode`):
+             one of the three stacks is drawn per item, so an epoch has as many items as plain's
+Target: degrade and views <= 1.5 x plain.
 
     python benchmarks/augment_speed.py [--videos 24] [--repeats 3] [--workers 2]
 """
@@ -29,7 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 SIZE, FRAMES, IMG, BATCH = 160, 32, 160, 8
-SETTINGS = {"plain": ["flip", "color"], "degrade": ["flip", "color", "degrade"], "h264-all": ["flip", "color", "h264"]}
+SETTINGS = {"plain": ["flip", "color"], "degrade": ["flip", "color", "degrade"], "h264-all": ["flip", "color", "h264"],
+            "views": ["flip", "color"]}
 
 
 def make_data(root: Path, n_videos: int) -> Path:
@@ -49,7 +52,21 @@ def make_data(root: Path, n_videos: int) -> Path:
                      "faces_file": f"faces/v{i:03d}.npy", "status": "ok", "error": ""})
     csv = root / "train.csv"
     pd.DataFrame(rows).to_csv(csv, index=False)
+    # the same videos with two views each: blurred copies stand in for re-encoded stacks
+    views = []
+    for row in rows:
+        stack = np.load(root / row["faces_file"])
+        for k, crf in ((3, 32), (5, 40)):
+            vid = f"{row['video_id']}__crf{crf}"
+            np.save(root / "faces" / f"{vid}.npy", np.stack([cv2.GaussianBlur(f, (k, k), 0) for f in stack]))
+            views.append({**row, "video_id": vid, "faces_file": f"faces/{vid}.npy", "view": f"crf{crf}",
+                          "source_id": row["video_id"]})
+    pd.DataFrame([{**r, "view": "", "source_id": ""} for r in rows] + views).to_csv(root / "train_views.csv", index=False)
     return csv
+
+
+def csv_for(csv: Path, name: str) -> Path:
+    return csv.with_name("train_views.csv") if name == "views" else csv
 
 
 def build_trainer(csv: Path, out: Path, augment: list[str], workers: int):
@@ -74,7 +91,7 @@ def per_clip_ms(csv: Path, degrade, p_h264: float, rounds: int = 3) -> dict[str,
     out = {}
     for name, augment in SETTINGS.items():
         degrade.P_H264 = 1.0 if name == "h264-all" else p_h264
-        ds = FaceStackDataset(csv, frames=8, img_size=IMG, train=True, augment=augment)
+        ds = FaceStackDataset(csv_for(csv, name), frames=8, img_size=IMG, train=True, augment=augment)
         ts = []
         for r in range(rounds):
             for i in range(len(ds)):
@@ -101,7 +118,7 @@ def main() -> None:
         root = Path(tmp)
         csv = make_data(root, args.videos)
         times: dict[str, list[float]] = {name: [] for name in SETTINGS}
-        trainers = {name: build_trainer(csv, root / name, aug, args.workers) for name, aug in SETTINGS.items()}
+        trainers = {name: build_trainer(csv_for(csv, name), root / name, aug, args.workers) for name, aug in SETTINGS.items()}
         p_h264 = degrade.P_H264
         for epoch in range(1, args.repeats + 2):  # the first epoch of each warms up (worker start, allocator)
             for name, trainer in trainers.items():
