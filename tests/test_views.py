@@ -136,3 +136,33 @@ def test_plain_split_writes_views_beside_train_and_val_only(extracted: Path, tmp
             assert views.empty
         else:
             assert len(views) == 2 * (len(df) - len(views))
+
+
+def test_missing_encoder_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    from conftest import wide_runner
+    from dfdetect.robustness.ffmpeg import encoders, ffmpeg_exe
+
+    clip = synth_clip(tmp_path / "a.mp4", n_frames=4)
+    ffmpeg_exe.cache_clear(), encoders.cache_clear()
+    try:  # an "ffmpeg" that lists no encoder at all
+        result = wide_runner(IMAGEIO_FFMPEG_EXE="/bin/true").invoke(
+            app, ["extract", str(clip), "--out", str(tmp_path / "out"), "--reencode", "40"])
+    finally:
+        ffmpeg_exe.cache_clear(), encoders.cache_clear()
+    assert result.exit_code == 1, result.output
+    assert "no libx264" in error_line(result) and "pip install imageio-ffmpeg" in error_line(result)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_killed_runs_temporary_copies_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    from dfdetect.extraction.views import remove_stale_copies
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (tmp_path / f"a.{dead.pid}.tmp.mp4").write_bytes(b"x")
+    (tmp_path / f"b.{os.getpid()}.tmp.mp4").write_bytes(b"x")
+    assert remove_stale_copies(tmp_path) == 1
+    assert [p.name for p in tmp_path.iterdir()] == [f"b.{os.getpid()}.tmp.mp4"]

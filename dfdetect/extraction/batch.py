@@ -17,7 +17,7 @@ from dfdetect.extraction.faces import build_detector, extract_faces
 from dfdetect.extraction.inputs import VideoInput, inputs_from_paths, settle_ids
 from dfdetect.extraction.options import ExtractOptions
 from dfdetect.extraction.rows import finish_row, recover_row, result_row
-from dfdetect.extraction.views import add_views, reencoded_copy
+from dfdetect.extraction.views import add_views, reencoded_copy, remove_stale_copies
 from dfdetect.extraction.store import (
     MANIFEST_NAME,
     check_config,
@@ -182,6 +182,7 @@ def run_extraction(
         settle_ids(items, known)  # all items, before sharding, so every shard agrees on the ids
         if reencode:
             items = add_views(items, reencode)
+            remove_stale_copies(out / REENCODE_DIR)  # a killed run's temporary copies
         all_ids = [it.video_id for it in items]
         if shard is not None:
             items = [it for it in items if shard_of(it.video_id, shard[1]) == shard[0]]

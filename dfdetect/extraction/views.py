@@ -69,3 +69,21 @@ def reencoded_copy(item: VideoInput, work_dir: Path) -> Path:
     work_dir.mkdir(parents=True, exist_ok=True)
     dst = work_dir / f"{item.video_id}.{os.getpid()}.tmp.mp4"
     return reencode_h264(item.path, dst, crf)
+
+
+def remove_stale_copies(work_dir: Path) -> int:
+    """Delete temporary re-encodes left by killed runs (their pid is gone); another extract that is
+    still running into the same DATA keeps its own. Returns how many were removed."""
+    removed = 0
+    for path in work_dir.glob("*.tmp.mp4") if work_dir.is_dir() else ():
+        try:
+            pid = int(path.name.rsplit(".", 3)[-3])
+            os.kill(pid, 0)
+            continue  # alive (or not ours to signal): keep
+        except ProcessLookupError:
+            pass
+        except (ValueError, PermissionError, IndexError):
+            continue
+        path.unlink(missing_ok=True)
+        removed += 1
+    return removed
