@@ -175,3 +175,14 @@ def test_passes_that_never_find_a_face_are_dropped_but_the_strongest_stays(detec
     assert finder.passes_run == 4 * n_passes + 1  # only the upsample-1-strength pass is left
     frame, _ = face_frame(320, 240, 60, 100, 50)  # and it still finds a face
     assert finder.detect([frame])[0]
+
+
+def test_progress_reports_the_fraction_of_sampled_frames_done(tmp_path) -> None:
+    from _extractdata import synth_clip
+    from dfdetect.extraction import ExtractOptions, extract_faces
+
+    clip = synth_clip(tmp_path / "a.mp4", n_frames=12)
+    seen: list[float] = []
+    result = extract_faces(clip, ExtractOptions(frames=6, size=32), progress=seen.append)
+    assert result.status == "ok"
+    assert len(seen) == 6 and seen == sorted(seen) and seen[-1] == 1.0 and 0 < seen[0] < 1

@@ -128,3 +128,19 @@ def test_cli_refuses_bad_options_in_one_line(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "--allow-paths" in error_line(r)
     r = runner.invoke(app, ["serve", "-c", str(tmp_path / "missing.ckpt")])
     assert r.exit_code == 2 and "missing.ckpt" in error_line(r)
+
+
+def test_scoring_reports_progress_through_extraction_then_the_model(tmp_path: Path) -> None:
+    from _extractdata import synth_clip
+    from _servedata import tiny_serve_checkpoint
+    from dfdetect.serve.worker import load_predictor, score_video
+
+    ckpt = tiny_serve_checkpoint(tmp_path / "tiny.ckpt")
+    predictor = load_predictor([str(ckpt)], "cpu", 1)
+    clip = synth_clip(tmp_path / "a.mp4", n_frames=12)
+    seen: list[float] = []
+    result = score_video(predictor, str(clip), "a.mp4", False, seen.append)
+    assert result["status"] == "ok"
+    assert seen == sorted(seen) and seen[0] == 0.05 and seen[-1] == 1.0
+    assert len([f for f in seen if 0.05 < f < 0.8]) >= 3  # per sampled frame, not only per stage
+    assert predictor.progress is None  # not left behind for the next video

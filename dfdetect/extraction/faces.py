@@ -6,6 +6,7 @@ import dataclasses
 import os
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -60,8 +61,12 @@ def extract_faces(
     path: str | os.PathLike[str],
     options: ExtractOptions | None = None,
     detector: FaceDetector | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> FaceExtraction:
     """Sample frames of one video, detect and track the main face, and return the crops.
+
+    `progress`, when given, is called with the fraction of sampled frames done (0-1] as they are
+    (`serve` shows it).
 
     Nothing is written. A video that cannot be read comes back with status 'error' and a one-line
     reason; one without any face with status 'no_face' and `faces=None`. Frames without a
@@ -79,7 +84,7 @@ def extract_faces(
     )
     finder = CoarseToFineDetector(detector or build_detector(options), options.detect_size, options.max_upscale)
     try:
-        crops = _extract(info, options, finder, result.frames)
+        crops = _extract(info, options, finder, result.frames, progress)
         wanted = len(sample_indices(info.frame_count, options.frames))
         if len(result.frames) < wanted and not info.count_exact:
             # The container promised more frames than decode gives (a truncated or badly muxed
@@ -92,7 +97,7 @@ def extract_faces(
                     result.note += f"; sampled within those {decodable}"
                     info = dataclasses.replace(info, frame_count=decodable, count_exact=True)
                     result.frames.clear()
-                    crops = _extract(info, options, finder, result.frames)
+                    crops = _extract(info, options, finder, result.frames, progress)
     except VideoError as exc:
         result.status, result.error = STATUS_ERROR, str(exc)
         crops = []
@@ -113,7 +118,8 @@ def extract_faces(
     return result
 
 
-def _extract(info, options: ExtractOptions, finder: CoarseToFineDetector, records: list[FrameRecord]) -> list:
+def _extract(info, options: ExtractOptions, finder: CoarseToFineDetector, records: list[FrameRecord],
+             progress: Callable[[float], None] | None = None) -> list:
     size, scale = options.size, options.scale
     crops: list[np.ndarray | None] = []
     pending = _PendingFrames()
@@ -155,10 +161,13 @@ def _extract(info, options: ExtractOptions, finder: CoarseToFineDetector, record
         batch.clear()
 
     indices = None if options.frames is None else sample_indices(info.frame_count, options.frames)
+    wanted = max(1, len(indices) if indices is not None else info.frame_count)
     for index, frame in iter_frames(info.path, indices):
         batch.append((index, frame))
         if len(batch) >= finder.batch_size:
             flush()
+            if progress is not None:
+                progress(min(1.0, len(records) / wanted))
     if batch:
         flush()
     if last is not None:

@@ -21,7 +21,7 @@ import sys
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence, TextIO
 
 from dfdetect.errors import UsageError
 from dfdetect.scoring.inference import ScoringOptions
@@ -180,6 +180,8 @@ class Predictor:
         self.crop_warnings = check_override_crops(self.config, extract_overrides or {})
         self._detector = None
         self.keep_faces = False  # --explain sets it: the stack then rides along on each prediction
+        #: called with the fraction of a video's sampled frames extracted (serve's progress bar)
+        self.progress: Callable[[float], None] | None = None
 
     @property
     def detector(self):
@@ -201,7 +203,7 @@ class Predictor:
             reason = "no such file" if not Path(path).exists() else "not a file"
             return VideoPrediction(path, None, "", 0, 0, "error", reason)
         try:
-            ex = extract_faces(path, self.extract_options, detector=self.detector)
+            ex = extract_faces(path, self.extract_options, detector=self.detector, progress=self.progress)
         except Exception as exc:  # one bad video must not stop the batch
             return VideoPrediction(path, None, "", 0, 0, "error", _one_line(exc),
                                    extract_seconds=time.perf_counter() - start)
