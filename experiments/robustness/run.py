@@ -72,8 +72,8 @@ def run_fold(recipe: str, fold: Path, work: Path, seed: int) -> pd.DataFrame:
 
     run_dir = work / "runs" / recipe / fold.name
     cached = run_dir / "oof.csv"
-    if cached.is_file():
-        return pd.read_csv(cached)
+    if cached.is_file():  # ids and groups as text, as the manifest has them (the group bootstrap orders by them)
+        return pd.read_csv(cached, dtype={"video_id": str, "group": str}, keep_default_na=False)
     options, _ = read_recipe(recipe)
     config = TrainConfig(**{**options, "train_csv": str(fold / "train.csv"), "val_csv": str(fold / "val.csv"),
                             "out": str(run_dir / "train"), "device": "cpu", "seed": seed})
