@@ -45,8 +45,11 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def _dfdetect(*args: str, cwd: Path, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200", CHECKPOINT_ENV: ""}
+    # a shell without job control starts background jobs with SIGINT ignored, and Python keeps an
+    # ignored SIGINT ignored; give the child the default, as a terminal's Ctrl-C would find it
     return subprocess.Popen([sys.executable, "-m", "dfdetect", *map(str, args)], cwd=cwd, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **kwargs)
 
 
 def _wait_for(condition, proc: subprocess.Popen, limit: float = 240.0) -> None:

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 EXAMPLES = [
     "dfdetect extract demo/videos.csv --out data",
     "dfdetect extract videos/real --label real --out data --workers 4",
-    "dfdetect extract /datasets/FF++ --dataset ff++ --compression c23 --out ffpp",
     "dfdetect extract /datasets/FF++ --dataset ff++ --reencode crf=32,40 --out ffpp",
 ]
 
