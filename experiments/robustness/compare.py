@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
+    for path in (args.oof_a, args.oof_b):
+        if not path.is_file():
+            ap.error(f"{path}: no such file; pass run.py's oof_<recipe>.csv (WORK/ or results/)")
     read = lambda p: pd.read_csv(p, dtype={"video_id": str, "group": str}, keep_default_na=False)  # noqa: E731
     a, b = read(args.oof_a), read(args.oof_b)
     for condition in a["condition"].unique():
