@@ -123,18 +123,25 @@ def test_an_uncalibrated_checkpoint_behaves_as_before_with_one_note(run) -> None
     assert all(video[v] == pytest.approx(p, abs=1e-9) for v, p in raw.items())
 
 
-def test_the_bundled_default_model_keeps_its_raw_scores_and_says_so(run) -> None:
-    from dfdetect.default_model import default_checkpoint
+def test_the_bundled_default_model_applies_its_views_calibration(run) -> None:
+    """The bundled file carries the CV policy's calibration (experiments/robustness/README.md): eval
+    uses its threshold, its fake_prob is the calibrated raw score, and no "no calibration" note."""
+    from dfdetect.default_model import default_checkpoint, metadata
 
-    config = checkpoint_config(read_checkpoint(default_checkpoint()))
-    if calibration_of(config) is not None:
-        pytest.skip("the bundled default model is calibrated now")
-    out = run["root"] / "default.csv"
+    ckpt = default_checkpoint()
+    config = checkpoint_config(read_checkpoint(ckpt))
+    calibration = calibration_of(config)
+    assert calibration is not None and config["calibration"] == metadata()["calibration"]
+    assert config["calibration"]["fitted_on"].startswith("CV") and calibration.policy == "balanced"
+    out, scores = run["root"] / "default.csv", run["root"] / "default_scores.csv"
     test = write_split(run["root"], "test_big", 2, 2, seed=9, size=160, faces_dir="faces160")  # its crops are 160 px
-    r = eval_cli("default", str(test), "--out", str(out))
+    r = eval_cli("default", str(test), "--out", str(out), "--scores", str(scores))
     assert r.exit_code == 0, r.output
-    assert r.stderr.count(NOTE) == 1
-    assert pd.read_csv(out).iloc[0]["threshold"] == 0.5
+    assert NOTE not in r.stderr
+    assert pd.read_csv(out).iloc[0]["threshold"] == pytest.approx(calibration.threshold)
+    raw = _raw_scores(ckpt, test)
+    video = pd.read_csv(scores).query("level == 'video'").set_index("video_id")["prob"]
+    assert all(video[v] == pytest.approx(float(calibration.apply(p)), abs=1e-6) for v, p in raw.items())
 
 
 def test_predict_applies_it_and_threshold_overrides(run) -> None:
