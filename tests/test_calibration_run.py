@@ -171,6 +171,27 @@ def test_predict_applies_it_and_threshold_overrides(run) -> None:
     assert all(float(r["threshold"]) == 0.0 and r["verdict"] == "fake" for r in rows)
 
 
+def test_frames_out_keeps_raw_frames_and_adds_calibrated_ones(run) -> None:
+    """--frames-out CSV: `prob` stays raw for both checkpoints; the calibrated one adds `calibrated`."""
+    from dfdetect.synth import make_clip
+
+    clip = str(make_clip(run["root"] / "frames_clip.mp4", fake=True, seed=3, width=128, height=128, n_frames=6))
+    cal = calibration_of(checkpoint_config(read_checkpoint(run["run"] / "best.ckpt")))
+    tables = {}
+    for name, ckpt in (("calibrated", run["run"]), ("raw", run["raw"])):
+        out = run["root"] / f"frames_{name}"
+        r = wide_runner(**{CHECKPOINT_ENV: ""}).invoke(app, [
+            "predict", clip, "-c", str(ckpt), "--frames", "4", "--size", "32", "--device", "cpu",
+            "--format", "json", "--frames-out", str(out)])
+        assert r.exit_code == 0, r.output
+        tables[name] = pd.read_csv(next(out.glob("*.csv")))
+        assert next(out.glob("*.png")).stat().st_size > 0
+    assert "calibrated" not in tables["raw"].columns
+    calibrated = tables["calibrated"]
+    assert np.allclose(calibrated["prob"], tables["raw"]["prob"], atol=1e-6)  # the same weights, raw frames
+    assert np.allclose(calibrated["calibrated"], cal.apply(calibrated["prob"].to_numpy()), atol=1e-5)
+
+
 def test_no_validation_set_means_no_calibration(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
     train_csv, _ = tiny_splits(tmp_path, n_train=3, n_val=1)
     result = train(TrainConfig(str(train_csv), None, epochs=1, out=str(tmp_path / "run"), **QUICK))

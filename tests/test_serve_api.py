@@ -7,6 +7,7 @@ test stops it with SIGTERM.
 from __future__ import annotations
 
 import json
+import math
 import socket
 import time
 
@@ -99,6 +100,10 @@ def test_upload_scores_like_the_cli(server: Server, media: dict, cli_score: floa
     assert body["threshold"] == 0.52 and body["verdict"] == ("fake" if cli_score >= 0.52 else "real")
     assert body["frame_threshold"] != 0.52  # the same threshold on the frames' raw scale
     assert body["status"] == "ok" and body["frames"] == 4 and len(body["timeline"]) == 4
+    # a calibrated checkpoint (temperature 2.0): each frame also on the verdict's scale, for the page
+    for point in body["timeline"]:
+        z = math.log(point["prob"] / (1 - point["prob"]))
+        assert point["calibrated"] == pytest.approx(1 / (1 + math.exp(-z / 2.0)), abs=1e-5)
     assert "explain_png" not in body
     explained = post_file(server, media["clip"].read_bytes(), explain=1).json()
     assert explained["fake_prob"] == cli_score and explained["explain_png"].startswith("data:image/png;base64,")

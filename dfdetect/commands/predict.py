@@ -142,9 +142,12 @@ def command(
                 for w in writers:
                     w.add(pred)
                 if frames_out:
-                    # frame probabilities are raw (scoring/inference.py): the threshold on their scale
-                    frame_threshold = predictor.scorer.raw_threshold(predictor.options.threshold)
-                    write_frame_timeline(pred, frames_out, frame_threshold, taken)
+                    # frame probabilities are raw (scoring/inference.py): one calibration plots them on the
+                    # verdict's scale; an ensemble's averaged raw frames get the threshold on theirs
+                    calibration = getattr(predictor.scorer, "calibration", None)
+                    threshold = predictor.options.threshold
+                    write_frame_timeline(pred, frames_out, threshold if calibration else predictor.scorer.raw_threshold(threshold),
+                                         taken, calibration)
                 if explain:
                     start = time.perf_counter()
                     explained += explain_prediction(predictor, pred, explain, explain_frames, explain_taken) is not None

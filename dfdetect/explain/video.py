@@ -34,6 +34,11 @@ def explain_prediction(predictor: "Predictor", pred: "VideoPrediction", out_dir:
     opts = predictor.options
     exp = explain_stack(predictor.model, predictor.config, faces, n_frames, predictor.device,
                         opts.aggregate, opts.batch_size)
+    calibration = getattr(getattr(predictor, "scorer", None), "calibration", None)
+    if calibration is not None:  # print the probabilities the verdict used, not the raw ones next to them
+        exp.video_prob = float(calibration.apply(exp.video_prob))
+        if exp.frame_probs.size:
+            exp.frame_probs = calibration.apply(exp.frame_probs)
     stem = unique_stem(pred.path, taken if taken is not None else set())
     title = f"{Path(pred.path).name}: {pred.verdict}"
     return render_explanation(faces, exp, Path(out_dir) / f"{stem}.png", pred.frame_indices, pred.fps, title)

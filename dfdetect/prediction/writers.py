@@ -19,6 +19,8 @@ from dfdetect.prediction.predictor import RESULT_COLUMNS, VideoPrediction
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from dfdetect.evaluation.calibration import Calibration
+
 FORMATS = ("table", "csv", "json", "jsonl")
 
 
@@ -94,11 +96,14 @@ def results_table(rows: Sequence[dict[str, Any]]) -> "Table":
 
 
 def write_frame_timeline(pred: VideoPrediction, out_dir: Path, threshold: float,
-                         taken: set[str] | None = None) -> list[Path]:
+                         taken: set[str] | None = None, calibration: "Calibration | None" = None) -> list[Path]:
     """out_dir/<video_id>.csv (frame, prob, detected) and out_dir/<video_id>.png for a scored video.
 
-    `taken` holds the names used so far in this batch: a second clip.mp4 from another folder
-    becomes clip-2 instead of overwriting the first.
+    `threshold` is the verdict's. Frame probabilities are the model's raw ones (`prob`); with a
+    `calibration` the CSV adds each frame's `calibrated` probability, and the PNG plots those, so its
+    frames, threshold line and video line share the verdict's scale. `taken` holds the names used so
+    far in this batch: a second clip.mp4 from another folder becomes clip-2 instead of overwriting
+    the first.
     """
     from dfdetect.report.plots import plot_frame_timeline
 
@@ -113,11 +118,13 @@ def write_frame_timeline(pred: VideoPrediction, out_dir: Path, threshold: float,
         taken.add(stem)
     csv_path = out_dir / f"{stem}.csv"
     detected = pred.detected if len(pred.detected) == len(pred.frame_probs) else [""] * len(pred.frame_probs)
+    calibrated = list(calibration.apply(pred.frame_probs)) if calibration is not None else None
     with csv_path.open("w", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
-        w.writerow(["frame", "prob", "detected"])
-        for idx, prob, det in zip(pred.frame_indices, pred.frame_probs, detected):
-            w.writerow([idx, f"{prob:.6f}", int(det) if det != "" else ""])
-    png = plot_frame_timeline(pred.frame_indices, pred.frame_probs, out_dir / f"{stem}.png", threshold,
+        w.writerow(["frame", "prob", "detected", *(["calibrated"] if calibrated else [])])
+        for k, (idx, prob, det) in enumerate(zip(pred.frame_indices, pred.frame_probs, detected)):
+            w.writerow([idx, f"{prob:.6f}", int(det) if det != "" else "",
+                        *([f"{calibrated[k]:.6f}"] if calibrated else [])])
+    png = plot_frame_timeline(pred.frame_indices, calibrated or pred.frame_probs, out_dir / f"{stem}.png", threshold,
                               pred.fake_prob, title=Path(pred.path).name)
     return [csv_path, png]

@@ -101,10 +101,14 @@ def score_video(predictor: "Predictor", path: str, name: str, explain: bool,
     # threshold line is the verdict's threshold taken to that scale
     raw = getattr(predictor.scorer, "raw_threshold", None)
     result["frame_threshold"] = float(raw(result["threshold"])) if raw and result["threshold"] is not None else result["threshold"]
+    # ... and, for a calibrated checkpoint, each frame's probability on the verdict's scale too, which
+    # the page plots against `threshold` so that the chart and the numbers above it agree
+    calibration = getattr(predictor.scorer, "calibration", None)
+    detected = pred.detected if len(pred.detected) == len(pred.frame_probs) else [True] * len(pred.frame_probs)
     result["timeline"] = [
-        {"frame": int(i), "prob": round(float(p), 6), "detected": bool(d)}
-        for i, p, d in zip(pred.frame_indices, pred.frame_probs,
-                           pred.detected if len(pred.detected) == len(pred.frame_probs) else [True] * len(pred.frame_probs))
+        {"frame": int(i), "prob": round(float(p), 6), "detected": bool(d),
+         **({"calibrated": round(float(calibration.apply(p)), 6)} if calibration is not None else {})}
+        for i, p, d in zip(pred.frame_indices, pred.frame_probs, detected)
     ]
     result["seconds"] = {"extract": round(pred.extract_seconds, 3), "model": round(pred.model_seconds, 3)}
     if explain:

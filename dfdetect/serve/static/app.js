@@ -114,7 +114,10 @@
     $("prob").textContent = scored ? r.fake_prob.toFixed(3) : "n/a";
     $("threshold").textContent = r.threshold !== undefined && r.threshold !== null ? Number(r.threshold).toFixed(3) : "n/a";
     $("faces").textContent = r.faces + " of " + r.frames;
-    drawTimeline(r.timeline || [], r.frame_threshold !== undefined ? r.frame_threshold : r.threshold, r.fps);
+    // a calibrated model's frames come on the verdict's scale too: plot those against its threshold
+    const calibrated = (r.timeline || []).length > 0 && r.timeline.every((p) => p.calibrated !== undefined);
+    const points = (r.timeline || []).map((p) => ({ frame: p.frame, prob: calibrated ? p.calibrated : p.prob, detected: p.detected }));
+    drawTimeline(points, calibrated || r.frame_threshold === undefined ? r.threshold : r.frame_threshold, r.fps);
     $("cam-box").hidden = !r.explain_png;
     if (r.explain_png) { $("cam").src = r.explain_png; }
   }
