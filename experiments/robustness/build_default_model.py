@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from run import read_recipe  # run.py beside this file
+from run import originals_manifest, read_recipe  # run.py beside this file
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSETS = ROOT / "dfdetect" / "assets"
@@ -63,12 +63,8 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(2)
     options, views = read_recipe(args.recipe)
-    manifest = args.manifest
-    if not views:  # a plain recipe must not pick up the views the manifest may hold
-        rows = pd.read_csv(manifest, dtype=str, keep_default_na=False)
-        if "view" in rows.columns:
-            manifest = manifest.with_name("manifest.originals.csv")
-            rows[rows["view"] == ""].drop(columns=["view", "source_id"]).to_csv(manifest, index=False)
+    # a plain recipe must not pick up the views the manifest may hold
+    manifest = args.manifest if views else originals_manifest(args.manifest)
     splits = args.work / f"all_{args.recipe}"
     make_splits([manifest], splits, test_size=0.0, val_size=0.12, test_ratios=[], resplit=True, seed=args.seed)
     run = args.work / f"default-{args.recipe}"

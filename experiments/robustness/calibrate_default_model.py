@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from run import originals_manifest  # run.py beside this file
+
 POLICY = ("CV: fitted on the validation slice's videos and their CRF 32 and CRF 40 re-encodes "
           "(experiments/robustness/README.md, 'How the shipped model turns scores into verdicts')")
 
@@ -36,8 +36,7 @@ def validation_with_views(manifest: Path, work: Path, seed: int, expected: dict)
     rows = pd.read_csv(manifest, dtype=str, keep_default_na=False)
     if "view" not in rows.columns or not (rows["view"] != "").any():
         raise SystemExit(f"{manifest}: no views; extract with --reencode crf=32,40 first")
-    originals = manifest.with_name("manifest.originals.csv")  # beside faces/, which its rows point into
-    rows[rows["view"] == ""].drop(columns=["view", "source_id"]).to_csv(originals, index=False)
+    originals = originals_manifest(manifest)
     splits = work / "all_default"
     make_splits([originals], splits, test_size=0.0, val_size=0.12, test_ratios=[], resplit=True, seed=seed)
     train = pd.read_csv(splits / "train.csv", dtype=str)

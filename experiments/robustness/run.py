@@ -53,6 +53,17 @@ def make_fold_sets(manifest: Path, manifest_c40: Path, work: Path, folds: int, s
     return fold_dirs
 
 
+def originals_manifest(manifest: Path) -> Path:
+    """MANIFEST without its re-encoded views: manifest.originals.csv beside it (and so beside the
+    faces/ its rows point into); MANIFEST itself when it holds no views."""
+    rows = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+    if "view" not in rows.columns:
+        return manifest
+    out = manifest.with_name("manifest.originals.csv")
+    rows[rows["view"] == ""].drop(columns=["view", "source_id"]).to_csv(out, index=False)
+    return out
+
+
 def read_recipe(recipe: str) -> tuple[dict, bool]:
     """A recipe's training options, and whether it trains on re-encoded views (its `views: true`,
     an experiment key that `train --config` does not know)."""
