@@ -7,6 +7,7 @@ import importlib.util
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -53,3 +54,20 @@ def test_prior_log_odds_counts_one_self_blended_fake_per_real(policy, tmp_path) 
     pd.DataFrame({"label": ["1"] * 60 + ["0"] * 30}).to_csv(csv, index=False)
     assert policy.prior_log_odds(csv) == pytest.approx(math.log(90 / 30))
     assert policy.prior_log_odds(csv, sbi=False) == pytest.approx(math.log(2))
+
+
+def test_balanced_accuracy_intervals_resample_groups_paired_across_policies(policy) -> None:
+    rng = np.random.default_rng(0)
+    n = 60
+    base = pd.DataFrame({"video_id": [f"v{i}" for i in range(n)], "group": [f"g{i // 3}" for i in range(n)],
+                         "label": rng.integers(0, 2, n), "threshold": 0.5, "condition": "clean"})
+    noisy = rng.random(n)
+    frames = []
+    for name in policy.POLICIES:  # U and C score alike, CV calls every video right
+        prob = base["label"].astype(float) if name == "CV" else noisy
+        frames.append(base.assign(policy=name, prob=prob))
+    table = policy.balanced_accuracy_intervals(pd.concat(frames, ignore_index=True), reps=500)
+    rows = table.set_index("policy")
+    assert rows.loc["C", "ba_minus_u_lo"] == rows.loc["C", "ba_minus_u_hi"] == 0.0  # paired: same draws
+    assert rows.loc["CV", "ba_lo"] == rows.loc["CV", "ba_hi"] == 1.0
+    assert rows.loc["CV", "ba_minus_u_lo"] > 0 and rows.loc["U", "ba_lo"] < 0.5 + 0.2 < rows.loc["CV", "ba_lo"]

@@ -42,7 +42,8 @@ def raw_scores(model, config: dict, csv: Path) -> pd.DataFrame:
     if len(labels) != len(rows):  # an empty stack is left out by score_validation; none is expected here
         raise SystemExit(f"{csv}: {len(rows) - len(labels)} unscorable row(s); this script expects none")
     view = rows["view"] if "view" in rows else ""
-    return pd.DataFrame({"video_id": rows["video_id"], "label": labels, "view": view, "raw": probs})
+    return pd.DataFrame({"video_id": rows["video_id"], "group": rows["group"], "label": labels, "view": view,
+                         "raw": probs})
 
 
 def prior_log_odds(train_csv: Path, sbi: bool = True) -> float:
@@ -77,7 +78,7 @@ def fold_policies(work: Path, fold: str) -> pd.DataFrame:
                 prob, threshold = sigmoid(logit(test["raw"].to_numpy()) - shift), 0.5
             else:
                 prob, threshold = fitted[policy].apply(test["raw"].to_numpy()), fitted[policy].threshold
-            out.append(pd.DataFrame({"video_id": test["video_id"], "label": test["label"], "fold": fold,
+            out.append(pd.DataFrame({"video_id": test["video_id"], "group": test["group"], "label": test["label"], "fold": fold,
                                      "condition": condition, "policy": policy, "raw": test["raw"],
                                      "prob": prob, "threshold": threshold,
                                      "method": "prior" if policy == "U" else fitted[policy].method,
@@ -106,6 +107,37 @@ def summarise(scores: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def group_counts(part: pd.DataFrame, groups: list[str]) -> np.ndarray:
+    """(G, 4) per identity group: fakes called fake, fakes, reals called fake, reals."""
+    called = (part["prob"] >= part["threshold"]).astype(int)
+    fake = part["label"].astype(int)
+    table = pd.DataFrame({"group": part["group"].astype(str), "tp": called * fake, "p": fake,
+                          "fp": called * (1 - fake), "n": 1 - fake}).groupby("group").sum()
+    return table.reindex(groups, fill_value=0)[["tp", "p", "fp", "n"]].to_numpy(dtype=float)
+
+
+def balanced_accuracy_intervals(scores: pd.DataFrame, reps: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """95 % identity-group bootstrap intervals of each policy's balanced accuracy and of its paired
+    difference to U (the same resampled groups for every policy), per condition."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for condition, part in scores.groupby("condition", sort=False):
+        groups = sorted(part["group"].astype(str).unique())
+        counts = {p: group_counts(part[part["policy"] == p], groups) for p in POLICIES}
+        draws = rng.integers(0, len(groups), size=(reps, len(groups)))
+        ba = {}
+        for policy, c in counts.items():
+            tp, pos, fp, neg = (c[:, k][draws].sum(axis=1) for k in range(4))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ba[policy] = (1 + tp / pos - fp / neg) / 2
+        for policy in POLICIES:
+            lo, hi = np.nanpercentile(ba[policy], [2.5, 97.5])
+            dlo, dhi = np.nanpercentile(ba[policy] - ba["U"], [2.5, 97.5])
+            rows.append({"policy": policy, "condition": condition, "ba_lo": lo, "ba_hi": hi,
+                         "ba_minus_u_lo": dlo, "ba_minus_u_hi": dhi})
+    return pd.DataFrame(rows)
+
+
 def choose(table: pd.DataFrame, margin: float = 0.02) -> str:
     """The declared rule: the highest mean balanced accuracy, unless a simpler policy is within margin
     of it (then the simplest such)."""
@@ -125,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     folds = sorted(p.name for p in (args.work / "folds4").glob("fold_*"))
     scores = pd.concat([fold_policies(args.work, fold) for fold in folds], ignore_index=True)
     scores.to_csv(args.work / "verdict_policy_scores.csv", index=False)
-    table = summarise(scores)
+    table = summarise(scores).merge(balanced_accuracy_intervals(scores), on=["policy", "condition"])
     table.to_csv(args.work / "verdict_policy.csv", index=False)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.round(3).to_string(index=False))
